@@ -1,0 +1,18 @@
+import type { ManagedProcess } from "./managed-process.js";
+
+/** A running server of the environment. */
+export interface Component {
+  readonly name: string;
+  readonly logFile: string;
+  /** Graceful stop; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Adapts a ManagedProcess to Component. */
+export function processComponent(process: ManagedProcess): Component {
+  return {
+    name: process.spec.name,
+    logFile: process.spec.logFile,
+    stop: () => process.stop(),
+  };
+}

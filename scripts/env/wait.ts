@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { StartTimeoutError } from "./errors.js";
+
+export interface WaitOptions {
+  /** What is being waited for, for the error message. */
+  readonly what: string;
+  readonly timeoutMs: number;
+  readonly intervalMs?: number;
+  /** Stops the wait early (for example when the process being probed has exited). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Polls `probe` until it returns true, throwing StartTimeoutError (with the last probe error as
+ * cause) when the deadline passes. A probe that throws counts as "not yet".
+ */
+export async function waitFor(probe: () => Promise<boolean>, options: WaitOptions): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  const interval = options.intervalMs ?? 200;
+  let lastError: unknown;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      throw new StartTimeoutError(`${options.what} not ready after ${options.timeoutMs} ms`, {
+        cause: lastError,
+      });
+    }
+    await sleep(interval, undefined, options.signal ? { signal: options.signal } : undefined);
+  }
+}

@@ -1,0 +1,22 @@
+import type { TestProject } from "vitest/node";
+import { startEnvironment, type EnvironmentInfo } from "../scripts/env/environment.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The running environment: endpoints, kubeconfig, log files. */
+    env: EnvironmentInfo;
+  }
+}
+
+/** Starts every real server once for the integration project and stops them after the run. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const t0 = Date.now();
+  const env = await startEnvironment({
+    keepStateDir: process.env["EDGEFLEET_KEEP_ENV"] === "1",
+  });
+  process.stderr.write(`[env] up in ${((Date.now() - t0) / 1000).toFixed(1)} s, state in ${env.info.stateDir}\n`);
+  project.provide("env", env.info);
+  return async () => {
+    await env.stop();
+  };
+}
