@@ -23,7 +23,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(fs|path|os|child_process|net|tls|http|https|crypto|events|stream|url|util|worker_threads|dns|zlib|readline|timers)(/.*)?$",
+              regex:
+                "^(fs|path|os|child_process|net|tls|http|https|crypto|events|stream|url|util|worker_threads|dns|zlib|readline|timers)(/.*)?$",
               message: "Use the node: prefix for built-in modules.",
             },
           ],

@@ -14,7 +14,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env = await startEnvironment({
     keepStateDir: process.env["EDGEFLEET_KEEP_ENV"] === "1",
   });
-  process.stderr.write(`[env] up in ${((Date.now() - t0) / 1000).toFixed(1)} s, state in ${env.info.stateDir}\n`);
+  process.stderr.write(
+    `[env] up in ${((Date.now() - t0) / 1000).toFixed(1)} s, state in ${env.info.stateDir}\n`,
+  );
   project.provide("env", env.info);
   return async () => {
     await env.stop();

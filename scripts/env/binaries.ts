@@ -24,7 +24,9 @@ function executable(path: string): boolean {
 export function builtBinary(dir: string, name: string): string {
   const path = join(dir, name);
   if (!executable(path)) {
-    throw new MissingBinaryError(`${name} not found at ${path}; run scripts/setup.sh (it builds it from its Go module)`);
+    throw new MissingBinaryError(
+      `${name} not found at ${path}; run scripts/setup.sh (it builds it from its Go module)`,
+    );
   }
   return path;
 }
@@ -35,5 +37,7 @@ export function systemBinary(name: string, debianPackage: string): string {
   for (const dir of dirs) {
     if (dir !== "" && executable(join(dir, name))) return join(dir, name);
   }
-  throw new MissingBinaryError(`${name} not found; install the Debian package ${debianPackage} (scripts/setup.sh does)`);
+  throw new MissingBinaryError(
+    `${name} not found; install the Debian package ${debianPackage} (scripts/setup.sh does)`,
+  );
 }

@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+  chmodSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { systemBinary } from "./binaries.js";
@@ -37,7 +47,8 @@ function writeJsonBlob(blobsDir: string, value: unknown): Blob {
 /** The root filesystem: busybox, a symlink per applet, and the files httpd and `id` expect. */
 async function buildRootfs(rootfs: string): Promise<void> {
   const busybox = systemBinary("busybox", "busybox-static");
-  for (const dir of ["bin", "etc", "tmp", "var/www", "proc", "sys", "dev", "root"]) mkdirSync(join(rootfs, dir), { recursive: true });
+  for (const dir of ["bin", "etc", "tmp", "var/www", "proc", "sys", "dev", "root"])
+    mkdirSync(join(rootfs, dir), { recursive: true });
   chmodSync(join(rootfs, "tmp"), 0o1777);
   copyFileSync(busybox, join(rootfs, "bin", "busybox"));
   chmodSync(join(rootfs, "bin", "busybox"), 0o755);
@@ -45,7 +56,10 @@ async function buildRootfs(rootfs: string): Promise<void> {
   for (const applet of stdout.split("\n").map((s) => s.trim())) {
     if (applet !== "" && applet !== "busybox") symlinkSync("busybox", join(rootfs, "bin", applet));
   }
-  writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  writeFileSync(
+    join(rootfs, "etc", "passwd"),
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+  );
   writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
   writeFileSync(join(rootfs, "var", "www", "index.html"), "edgefleet busybox\n");
 }

@@ -11,7 +11,9 @@ function parseComponents(value: string): ComponentGroup[] {
   const names = value.split(",").map((s) => s.trim());
   for (const name of names) {
     if (!(ALL_COMPONENTS as readonly string[]).includes(name)) {
-      throw new InvalidArgumentError(`unknown component "${name}"; expected a comma-separated subset of ${ALL_COMPONENTS.join(",")}`);
+      throw new InvalidArgumentError(
+        `unknown component "${name}"; expected a comma-separated subset of ${ALL_COMPONENTS.join(",")}`,
+      );
     }
   }
   return names as ComponentGroup[];
@@ -37,12 +39,16 @@ function untilSignal(): Promise<void> {
   });
 }
 
-const program = new Command("edgefleet-env").description("Local test environment: real etcd, Kubernetes, Redis, Mosquitto, containerd on loopback");
+const program = new Command("edgefleet-env").description(
+  "Local test environment: real etcd, Kubernetes, Redis, Mosquitto, containerd on loopback",
+);
 
 program
   .command("up")
   .description("start the environment and keep it running until SIGINT/SIGTERM")
-  .option("--components <list>", `comma-separated subset of ${ALL_COMPONENTS.join(",")}`, parseComponents, [...ALL_COMPONENTS])
+  .option("--components <list>", `comma-separated subset of ${ALL_COMPONENTS.join(",")}`, parseComponents, [
+    ...ALL_COMPONENTS,
+  ])
   .option("--info-file <path>", "write the environment description (JSON) to this file")
   .option("--keep-state", "keep the state directory (data and logs) after stopping", false)
   .action(async (opts: { components: ComponentGroup[]; infoFile?: string; keepState: boolean }) => {

@@ -62,7 +62,11 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   const socket = join(dir, "containerd.sock");
   const ctrBinary = systemBinary("ctr", "containerd");
   const ctr = async (args: readonly string[], namespace = CRI_NAMESPACE): Promise<string> =>
-    (await runCommand(ctrBinary, ["--address", socket, "--namespace", namespace, ...args], { timeoutMs: 120_000 })).stdout;
+    (
+      await runCommand(ctrBinary, ["--address", socket, "--namespace", namespace, ...args], {
+        timeoutMs: 120_000,
+      })
+    ).stdout;
   const proc = new ManagedProcess({
     name: "containerd",
     command: systemBinary("containerd", "containerd"),

@@ -62,7 +62,10 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
     subject: "CN=kube-apiserver-kubelet-client, O=kubeadm:cluster-admins",
     usage: "client",
   });
-  const [adminCert, adminKey] = await pair("admin", { subject: "CN=edgefleet-admin, O=system:masters", usage: "client" });
+  const [adminCert, adminKey] = await pair("admin", {
+    subject: "CN=edgefleet-admin, O=system:masters",
+    usage: "client",
+  });
   const [schedulerCert, schedulerKey] = await pair("kube-scheduler", {
     subject: "CN=system:kube-scheduler",
     usage: "client",

@@ -75,7 +75,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     }
     // Keep the state dir when something failed to stop: its logs explain why, and its mounts or
     // sockets may still be in use.
-    if (errors.length > 0) throw new AggregateError(errors, `some components failed to stop; state kept in ${stateDir}`);
+    if (errors.length > 0)
+      throw new AggregateError(errors, `some components failed to stop; state kept in ${stateDir}`);
     if (!options.keepStateDir) rmSync(stateDir, { recursive: true, force: true });
   };
 
@@ -100,7 +101,12 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         return path;
       };
       const admin = kubeconfigFor("admin", "edgefleet-admin", pki.adminCert, pki.adminKey);
-      const schedulerKubeconfig = kubeconfigFor("kube-scheduler", "system:kube-scheduler", pki.schedulerCert, pki.schedulerKey);
+      const schedulerKubeconfig = kubeconfigFor(
+        "kube-scheduler",
+        "system:kube-scheduler",
+        pki.schedulerCert,
+        pki.schedulerKey,
+      );
       const cmKubeconfig = kubeconfigFor(
         "kube-controller-manager",
         "system:kube-controller-manager",
@@ -146,9 +152,9 @@ function readText(path: string): string {
  * Like Promise.all, but waits for every promise to settle before rejecting, so nothing is still
  * starting (and about to register itself) when the caller cleans up after a failure.
  */
-async function allSettledOrThrow<T extends readonly unknown[]>(
-  promises: { readonly [K in keyof T]: Promise<T[K]> },
-): Promise<T> {
+async function allSettledOrThrow<T extends readonly unknown[]>(promises: {
+  readonly [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
   const results = await Promise.allSettled(promises);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;

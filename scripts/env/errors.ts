@@ -3,9 +3,6 @@
 export class EnvError extends Error {
   override readonly name: string = "EnvError";
   readonly code: string = "EF_ERR_ENV";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** A required program is not installed or not built yet. */

@@ -4,7 +4,13 @@ import { renderHaproxyConfig } from "./haproxy.js";
 describe("haproxy config", () => {
   it("renders a TCP frontend and a checked server per backend", () => {
     const cfg = renderHaproxyConfig(
-      [{ name: "tunnel", balance: "leastconn", backends: [{ name: "cc-0", host: "127.0.0.1", port: 10000 }] }],
+      [
+        {
+          name: "tunnel",
+          balance: "leastconn",
+          backends: [{ name: "cc-0", host: "127.0.0.1", port: 10000 }],
+        },
+      ],
       { tunnel: 20000 },
       20001,
     );
@@ -18,7 +24,11 @@ describe("haproxy config", () => {
   it("rejects a service or backend name that would break the config", () => {
     expect(() => renderHaproxyConfig([{ name: "a b", backends: [] }], {}, 1)).toThrow(/service name "a b"/);
     expect(() =>
-      renderHaproxyConfig([{ name: "ok", backends: [{ name: "x\nlisten", host: "h", port: 1 }] }], { ok: 2 }, 1),
+      renderHaproxyConfig(
+        [{ name: "ok", backends: [{ name: "x\nlisten", host: "h", port: 1 }] }],
+        { ok: 2 },
+        1,
+      ),
     ).toThrow(/backend name/);
   });
 });

@@ -55,7 +55,8 @@ export function renderHaproxyConfig(
     "  timeout client 5s",
   ];
   for (const service of services) {
-    if (!NAME.test(service.name)) throw new Error(`haproxy service name ${JSON.stringify(service.name)} is not [A-Za-z0-9_-]+`);
+    if (!NAME.test(service.name))
+      throw new Error(`haproxy service name ${JSON.stringify(service.name)} is not [A-Za-z0-9_-]+`);
     lines.push(
       `frontend ${service.name}`,
       `  bind 127.0.0.1:${ports[service.name]}`,
@@ -65,7 +66,8 @@ export function renderHaproxyConfig(
       "  default-server inter 500ms fall 1 rise 1",
     );
     for (const backend of service.backends) {
-      if (!NAME.test(backend.name)) throw new Error(`haproxy backend name ${JSON.stringify(backend.name)} is not [A-Za-z0-9_-]+`);
+      if (!NAME.test(backend.name))
+        throw new Error(`haproxy backend name ${JSON.stringify(backend.name)} is not [A-Za-z0-9_-]+`);
       lines.push(`  server ${backend.name} ${backend.host}:${backend.port} check`);
     }
   }
@@ -73,7 +75,10 @@ export function renderHaproxyConfig(
 }
 
 /** Starts Debian's HAProxy in the foreground with a configuration written for `services`. */
-export async function startHaproxy(dir: string, services: readonly HaproxyService[]): Promise<HaproxyBalancer> {
+export async function startHaproxy(
+  dir: string,
+  services: readonly HaproxyService[],
+): Promise<HaproxyBalancer> {
   mkdirSync(dir, { recursive: true });
   const ports: Record<string, number> = {};
   for (const service of services) ports[service.name] = await freePort();

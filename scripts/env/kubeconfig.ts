@@ -15,7 +15,9 @@ export function writeKubeconfig(path: string, spec: KubeconfigSpec): void {
   const doc = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "edgefleet", cluster: { server: spec.server, "certificate-authority-data": b64(spec.caPem) } }],
+    clusters: [
+      { name: "edgefleet", cluster: { server: spec.server, "certificate-authority-data": b64(spec.caPem) } },
+    ],
     users: [
       {
         name: spec.user,

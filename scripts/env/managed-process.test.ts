@@ -8,7 +8,12 @@ import { ManagedProcess } from "./managed-process.js";
 const dir = mkdtempSync(join(tmpdir(), "edgefleet-proc-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function shell(name: string, script: string, ready: () => Promise<boolean>, readyTimeoutMs = 5000): ManagedProcess {
+function shell(
+  name: string,
+  script: string,
+  ready: () => Promise<boolean>,
+  readyTimeoutMs = 5000,
+): ManagedProcess {
   return new ManagedProcess({
     name,
     command: "sh",

@@ -59,7 +59,8 @@ export class ManagedProcess {
   }
 
   async start(): Promise<void> {
-    if (this.#state.type !== "new") throw new Error(`${this.spec.name}: start() called in state ${this.#state.type}`);
+    if (this.#state.type !== "new")
+      throw new Error(`${this.spec.name}: start() called in state ${this.#state.type}`);
     this.#state = { type: "starting" };
     const logFd = openSync(this.spec.logFile, "a");
     const child = spawn(this.spec.command, [...this.spec.args], {
@@ -87,7 +88,9 @@ export class ManagedProcess {
       child.once("error", (err) => {
         live.delete(child);
         this.#state = { type: "stopped", code: null, signal: null };
-        exitedEarly.abort(new ProcessExitedError(`${this.spec.name} failed to spawn: ${err.message}`, { cause: err }));
+        exitedEarly.abort(
+          new ProcessExitedError(`${this.spec.name} failed to spawn: ${err.message}`, { cause: err }),
+        );
         resolve();
       });
     });
@@ -112,7 +115,10 @@ export class ManagedProcess {
     if (child === undefined || this.#exited === undefined || this.#state.type === "stopped") return;
     this.#signalGroup(child, signal);
     const timeout = this.spec.stopTimeoutMs ?? 10_000;
-    const stopped = await Promise.race([this.#exited.then(() => true), sleep(timeout, false, { ref: false })]);
+    const stopped = await Promise.race([
+      this.#exited.then(() => true),
+      sleep(timeout, false, { ref: false }),
+    ]);
     if (!stopped) {
       this.#signalGroup(child, "SIGKILL");
       await this.#exited;

@@ -93,7 +93,12 @@ export class CertificateAuthority {
   async issue(request: CertificateRequest): Promise<IssuedCertificate> {
     const keys = await generateKeyPair();
     const certificate = await this.sign(keys.publicKey, request);
-    return { certificate, keys, certPem: certificate.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+    return {
+      certificate,
+      keys,
+      certPem: certificate.toString("pem"),
+      keyPem: await privateKeyPem(keys.privateKey),
+    };
   }
 
   /** Signs a certificate for a public key the caller holds the private half of. */
@@ -108,7 +113,10 @@ export class CertificateAuthority {
     ];
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension(usages, false),
       await x509.AuthorityKeyIdentifierExtension.create(this.certificate, false),
     ];

@@ -14,7 +14,13 @@ export interface RedisServer extends Component {
 }
 
 async function ping(port: number): Promise<boolean> {
-  const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on("error", () => {
     // Reported through the rejected connect below.
   });

@@ -12,7 +12,11 @@ export interface CommandOptions {
 }
 
 /** Runs a helper command to completion, throwing CommandFailedError (cause: {code, signal}) on failure. */
-export function runCommand(command: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...args], {
       cwd: options.cwd,

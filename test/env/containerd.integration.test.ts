@@ -10,9 +10,13 @@ const env = inject("env");
 function ctr(args: readonly string[]): Promise<string> {
   if (!env.containerd) throw new Error("environment started without containerd");
   const { socket, namespace } = env.containerd;
-  return runCommand(systemBinary("ctr", "containerd"), ["--address", socket, "--namespace", namespace, ...args]).then(
-    (r) => r.stdout,
-  );
+  return runCommand(systemBinary("ctr", "containerd"), [
+    "--address",
+    socket,
+    "--namespace",
+    namespace,
+    ...args,
+  ]).then((r) => r.stdout);
 }
 
 describe("containerd", () => {

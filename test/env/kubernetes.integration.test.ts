@@ -67,14 +67,21 @@ describe("kubernetes control plane", () => {
     try {
       // The watch is registered once the request is accepted; give the server a moment to start it.
       await new Promise((r) => setTimeout(r, 300));
-      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: "cm" }, data: { k: "1" } } });
-      await core.patchNamespacedConfigMap(
-        { namespace, name: "cm", body: [{ op: "replace", path: "/data/k", value: "2" }] },
-      );
+      await core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: "cm" }, data: { k: "1" } },
+      });
+      await core.patchNamespacedConfigMap({
+        namespace,
+        name: "cm",
+        body: [{ op: "replace", path: "/data/k", value: "2" }],
+      });
       await core.deleteNamespacedConfigMap({ namespace, name: "cm" });
       await Promise.race([
         sawDelete,
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`events so far: ${JSON.stringify(events)}`)), 10_000)),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`events so far: ${JSON.stringify(events)}`)), 10_000),
+        ),
       ]);
     } finally {
       controller.abort();
@@ -96,7 +103,11 @@ describe("kubernetes control plane", () => {
           selector: { matchLabels: { app: "web" } },
           template: {
             metadata: { labels: { app: "web" } },
-            spec: { containers: [{ name: "main", image: "docker.io/edgefleet/busybox:1.35", command: ["sleep", "3600"] }] },
+            spec: {
+              containers: [
+                { name: "main", image: "docker.io/edgefleet/busybox:1.35", command: ["sleep", "3600"] },
+              ],
+            },
           },
         },
       },

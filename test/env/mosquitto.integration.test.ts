@@ -16,9 +16,13 @@ describe("mosquitto", () => {
         subscriber.on("message", (t, payload) => resolve({ topic: t, payload: payload.toString("utf8") }));
       });
       await subscriber.subscribeAsync(topic, { qos: 1 });
-      await publisher.publishAsync(topic, JSON.stringify({ twin: { temperature: { expected: { value: "21" } } } }), {
-        qos: 1,
-      });
+      await publisher.publishAsync(
+        topic,
+        JSON.stringify({ twin: { temperature: { expected: { value: "21" } } } }),
+        {
+          qos: 1,
+        },
+      );
       const message = await received;
       expect(message.topic).toBe(topic);
       expect(JSON.parse(message.payload)).toEqual({ twin: { temperature: { expected: { value: "21" } } } });

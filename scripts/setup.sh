@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs whatever the project needs and is missing, on a Debian machine as root:
+#   1. Debian packages for the real servers the tests and the demo run against;
+#   2. etcd and the Kubernetes control plane, built once from their Go modules (cached);
+#   3. node_modules, with `npm ci`, when missing or older than package-lock.json.
+# Idempotent and quick when everything is already there; run by `npm start` and `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+export PATH="$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+APT_PACKAGES=(
+  redis-server haproxy mosquitto mosquitto-clients # Redis, load balancer, MQTT broker
+  containerd runc busybox-static                   # container runtime and the test image's content
+  iptables iproute2                                # apiserver DNAT tests in network namespaces
+  tar ca-certificates git python3 make g++         # image builds; native addons (better-sqlite3)
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) != 0 ]]; then
+    log "missing Debian packages: ${missing[*]}; run this script as root or install them"
+    exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  # The packages' own services are not used: every test starts private instances on loopback.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { log "Go is required (expected at /usr/local/go/bin/go)"; exit 1; }
+bash scripts/env/build-k8s.sh
+
+# better-sqlite3 compiles against Node's headers; Debian's Node ships them under /usr/include/node,
+# and node-gyp would otherwise try to download them.
+if [[ -f /usr/include/node/node_version.h && -z "${npm_config_nodedir:-}" ]]; then
+  export npm_config_nodedir=/usr
+fi
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+log "ready"

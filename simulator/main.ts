@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { EDGEFLEET_VERSION } from "../protocol/version.js";
+
+// Subcommands are added by the issues that build this component; until then the binary only
+// describes itself, so packaging and the bin entry can be tested from the start.
+const program = new Command("edgefleet-sim")
+  .description("emulates edge nodes and pods over real tunnels for capacity tests")
+  .version(EDGEFLEET_VERSION);
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`edgefleet-sim: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
