@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CertificateAuthority, generateKeyPair, privateKeyPem, publicKeyPem } from "./pki.js";
+import { CertificateAuthority, generateKeyPair, privateKeyPem, publicKeyPem } from "../../protocol/pki.js";
 
 /** File paths of every certificate and key the control plane uses. */
 export interface ControlPlanePki {

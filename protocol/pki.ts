@@ -5,6 +5,8 @@ import * as x509 from "@peculiar/x509";
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 type CryptoKey = webcrypto.CryptoKey;
+type Crypto = Parameters<typeof x509.cryptoProvider.set>[0];
+type BufferSource = ArrayBuffer | ArrayBufferView;
 
 // ECDSA P-256 everywhere: KubeEdge's cloudhub only offers ECDHE-ECDSA suites on TLS 1.2, and
 // kube-apiserver, etcd and Go's TLS stack all accept P-256 keys for serving, client and SA signing.
@@ -49,10 +51,47 @@ export async function publicKeyPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, "PUBLIC KEY");
 }
 
+function toArrayBuffer(data: BufferSource): ArrayBuffer {
+  if (data instanceof ArrayBuffer) return data;
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return view.slice().buffer;
+}
+
 function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
   return Buffer.from(bytes).toString("hex");
+}
+
+/** Subject fields of a node's client certificate, as KubeEdge's edgecore requests it. */
+export const NODE_ORGANIZATION = "system:nodes";
+const NODE_CN_PREFIX = "system:node:";
+
+/** The node name a client certificate was issued for, or undefined if it is not a node certificate. */
+export function nodeNameOf(
+  certificate: x509.X509Certificate | x509.Pkcs10CertificateRequest,
+): string | undefined {
+  const name =
+    certificate instanceof x509.X509Certificate ? certificate.subjectName : certificate.subjectName;
+  const cn = name.getField("CN");
+  const org = name.getField("O");
+  if (cn.length !== 1 || !cn[0]?.startsWith(NODE_CN_PREFIX) || !org.includes(NODE_ORGANIZATION))
+    return undefined;
+  const node = cn[0].slice(NODE_CN_PREFIX.length);
+  return node === "" ? undefined : node;
+}
+
+/**
+ * A node's certificate signing request (DER), with KubeEdge edgecore's subject: the fixed
+ * C/ST/L fields it uses, O=system:nodes, CN=system:node:<node>.
+ */
+export async function createNodeCsr(nodeName: string, keys: KeyPair): Promise<ArrayBuffer> {
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `C=CN, ST=Zhejiang, L=Hangzhou, O=${NODE_ORGANIZATION}, CN=${NODE_CN_PREFIX}${nodeName}`,
+    keys,
+    signingAlgorithm: EC_SIGN,
+  });
+  return csr.rawData;
 }
 
 /** A certificate authority that signs serving and client certificates. */
@@ -81,8 +120,68 @@ export class CertificateAuthority {
     return new CertificateAuthority(certificate, keys);
   }
 
+  /** Loads a CA from its certificate and PKCS#8 private key, both DER (as KubeEdge's casecret holds them). */
+  static async fromDer(certDer: BufferSource, keyDer: BufferSource): Promise<CertificateAuthority> {
+    const certificate = new x509.X509Certificate(toArrayBuffer(certDer));
+    const privateKey = await webcrypto.subtle.importKey("pkcs8", toArrayBuffer(keyDer), EC_KEY, true, [
+      "sign",
+    ]);
+    const publicKey = await certificate.publicKey.export(EC_KEY, ["verify"], webcrypto as unknown as Crypto);
+    return new CertificateAuthority(certificate, {
+      privateKey,
+      publicKey: publicKey as unknown as CryptoKey,
+    });
+  }
+
   get certPem(): string {
     return this.certificate.toString("pem");
+  }
+
+  get certDer(): ArrayBuffer {
+    return this.certificate.rawData;
+  }
+
+  async keyDer(): Promise<ArrayBuffer> {
+    return webcrypto.subtle.exportKey("pkcs8", this.keys.privateKey);
+  }
+
+  /** Hex SHA-256 of the CA certificate's DER: the first part of a KubeEdge join token. */
+  async fingerprint(): Promise<string> {
+    return Buffer.from(await webcrypto.subtle.digest("SHA-256", this.certificate.rawData)).toString("hex");
+  }
+
+  /** True when `certificate` was signed by this CA and is valid at `at`. */
+  async issued(certificate: x509.X509Certificate, at = new Date()): Promise<boolean> {
+    if (certificate.issuer !== this.certificate.subject) return false;
+    return certificate.verify(
+      { publicKey: this.keys.publicKey as unknown as x509.PublicKeyType, date: at },
+      webcrypto as unknown as Crypto,
+    );
+  }
+
+  /**
+   * Signs a PKCS#10 request (DER) after checking its self-signature, copying its subject and its
+   * DNS/IP subject alternative names, as KubeEdge's certificate server does.
+   */
+  async signCsr(
+    csrDer: BufferSource,
+    usage: CertificateRequest["usage"],
+    validityDays = 365,
+  ): Promise<x509.X509Certificate> {
+    const csr = new x509.Pkcs10CertificateRequest(toArrayBuffer(csrDer));
+    if (!(await csr.verify(webcrypto as unknown as Crypto))) throw new Error("CSR signature does not verify");
+    const san = csr.extensions.find(
+      (e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension,
+    );
+    const names: x509.JsonGeneralName[] = san?.names.toJSON() ?? [];
+    const publicKey = await csr.publicKey.export(webcrypto as unknown as Crypto);
+    return this.sign(publicKey as unknown as CryptoKey, {
+      subject: csr.subject,
+      usage,
+      validityDays,
+      dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
+      ipAddresses: names.filter((n) => n.type === "ip").map((n) => n.value),
+    });
   }
 
   async keyPem(): Promise<string> {

@@ -1,0 +1,159 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+import { createNodeCsr, generateKeyPair, privateKeyPem } from "../../protocol/pki.js";
+import { JoinError } from "../errors.js";
+
+export interface JoinOptions {
+  /** The certificate server, `host:port` (KubeEdge's 10002). */
+  readonly server: string;
+  /** `<hex sha256 of the cloud CA DER>.<JWT>`, from `cloudcore token create`. */
+  readonly token: string;
+  readonly nodeName: string;
+  /** Where ca.crt, node.crt and node.key are written. */
+  readonly certDir: string;
+  readonly timeoutMs?: number;
+}
+
+export interface NodeCredentials {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+const TOKEN = /^([0-9a-f]{64})\.([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/** Splits a join token, with a clear error for anything that is not `<64 hex>.<jwt>`. */
+export function parseJoinToken(token: string): { readonly caHash: string; readonly jwt: string } {
+  const match = TOKEN.exec(token.trim());
+  if (!match?.[1] || !match[2])
+    throw new JoinError("token is not of the form <sha256 of the CA, 64 hex>.<JWT>");
+  return { caHash: match[1], jwt: match[2] };
+}
+
+/**
+ * KubeEdge's join: fetch the CA over unverified TLS and pin it by the hash in the token; create a
+ * P-256 key and a CSR for `system:node:<node>`; send it with the token to `/edge.crt` over TLS now
+ * verified against that CA; store CA, certificate and key.
+ */
+export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> {
+  const { caHash, jwt } = parseJoinToken(options.token);
+  const [host, port] = splitHostPort(options.server);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+
+  // Trust on first use, pinned by the token: an attacker in the middle cannot produce a CA whose
+  // hash matches.
+  const caDer = await get({ host, port, path: "/ca.crt", rejectUnauthorized: false, timeoutMs });
+  const actualHash = createHash("sha256").update(caDer.body).digest("hex");
+  if (caDer.status !== 200) throw new JoinError(`GET /ca.crt answered ${caDer.status}`, caDer.status);
+  if (actualHash !== caHash) {
+    throw new JoinError(`the server's CA (sha256 ${actualHash}) does not match the token's (${caHash})`);
+  }
+  const caPem = new x509.X509Certificate(caDer.body).toString("pem");
+
+  const keys = await generateKeyPair();
+  const csr = Buffer.from(await createNodeCsr(options.nodeName, keys));
+  const response = await get({
+    host,
+    port,
+    path: "/edge.crt",
+    ca: caPem,
+    headers: {
+      authorization: `Bearer ${jwt}`,
+      nodename: options.nodeName,
+      "content-type": "application/octet-stream",
+    },
+    body: csr,
+    timeoutMs,
+  });
+  if (response.status !== 200) {
+    throw new JoinError(
+      `certificate request refused (${response.status}): ${response.body.toString("utf8").trim()}`,
+      response.status,
+    );
+  }
+  const certPem = new x509.X509Certificate(response.body).toString("pem");
+  const keyPem = await privateKeyPem(keys.privateKey);
+
+  mkdirSync(options.certDir, { recursive: true, mode: 0o700 });
+  const caFile = join(options.certDir, "ca.crt");
+  const certFile = join(options.certDir, "node.crt");
+  const keyFile = join(options.certDir, "node.key");
+  // Key first, certificate last: a node.crt on disk always has its key beside it.
+  writeAtomic(keyFile, keyPem, 0o600);
+  writeAtomic(caFile, caPem, 0o644);
+  writeAtomic(certFile, certPem, 0o644);
+  return { caPem, certPem, keyPem, caFile, certFile, keyFile };
+}
+
+function splitHostPort(server: string): [string, number] {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(server);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new JoinError(`cloudcore address ${JSON.stringify(server)} is not host:port`);
+  }
+  return [match[1].replace(/^\[|\]$/g, ""), port];
+}
+
+function writeAtomic(path: string, content: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, path);
+}
+
+interface GetOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly ca?: string;
+  readonly rejectUnauthorized?: boolean;
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer;
+  readonly timeoutMs: number;
+}
+
+/** KubeEdge's certificate server takes the CSR as the body of a GET. */
+function get(options: GetOptions): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: options.host,
+        port: options.port,
+        path: options.path,
+        method: "GET",
+        ca: options.ca,
+        rejectUnauthorized: options.rejectUnauthorized ?? true,
+        minVersion: "TLSv1.2",
+        headers: {
+          ...options.headers,
+          ...(options.body ? { "content-length": String(options.body.length) } : {}),
+        },
+        timeout: options.timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`${options.path} timed out after ${options.timeoutMs} ms`)),
+    );
+    req.on("error", (err) =>
+      reject(
+        new JoinError(
+          `cannot reach ${options.host}:${options.port}${options.path}: ${err.message}`,
+          undefined,
+          { cause: err },
+        ),
+      ),
+    );
+    req.end(options.body);
+  });
+}
