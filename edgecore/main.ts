@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { EDGEFLEET_VERSION } from "../protocol/version.js";
+import { joinCommand } from "./cli/join.js";
 
-// Subcommands are added by the issues that build this component; until then the binary only
-// describes itself, so packaging and the bin entry can be tested from the start.
 const program = new Command("edgecore")
   .description("the edge agent: tunnel client, SQLite metadata, CRI runtime, device twins over MQTT")
   .version(EDGEFLEET_VERSION);
+program.addCommand(joinCommand());
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`edgecore: ${err instanceof Error ? err.message : String(err)}\n`);
