@@ -1,20 +1,72 @@
-import { Counter, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 
 /** cloudcore's Prometheus metrics, registered on one registry per cloudcore instance. */
 export interface CloudcoreMetrics {
   readonly registry: Registry;
   /** Certificate requests by result: issued, bad_request, unauthorized, forbidden, error. */
   readonly joinAttempts: Counter<"result">;
+  /** Tunnel upgrade attempts by result: accepted, unauthorized, bad_request. */
+  readonly tunnelAttempts: Counter<"listener" | "result">;
+  readonly connectedNodes: Gauge;
+  /** Frames waiting in cloudhub's per-node queues (the socket buffer was full). */
+  readonly queuedFrames: Gauge;
+  readonly messagesIn: Counter<"operation" | "type">;
+  readonly messagesOut: Counter<"operation" | "type">;
+  /** Frames the decoder refused, by error code. */
+  readonly rejectedFrames: Counter<"code">;
+  /** Sessions ended, by close code name. */
+  readonly sessionsClosed: Counter<"reason">;
 }
 
 export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetrics {
+  const registers = [registry];
   return {
     registry,
     joinAttempts: new Counter({
       name: "edgefleet_join_attempts_total",
       help: "Certificate requests to the certificate server, by result",
       labelNames: ["result"] as const,
-      registers: [registry],
+      registers,
+    }),
+    tunnelAttempts: new Counter({
+      name: "edgefleet_tunnel_attempts_total",
+      help: "Tunnel upgrade requests, by listener and result",
+      labelNames: ["listener", "result"] as const,
+      registers,
+    }),
+    connectedNodes: new Gauge({
+      name: "edgefleet_connected_nodes",
+      help: "Edge nodes with an open tunnel to this replica",
+      registers,
+    }),
+    queuedFrames: new Gauge({
+      name: "edgefleet_tunnel_queued_frames",
+      help: "Frames waiting in per-node queues because the socket buffer was full",
+      registers,
+    }),
+    messagesIn: new Counter({
+      name: "edgefleet_tunnel_messages_in_total",
+      help: "Messages received from edges, by operation and resource type",
+      labelNames: ["operation", "type"] as const,
+      registers,
+    }),
+    messagesOut: new Counter({
+      name: "edgefleet_tunnel_messages_out_total",
+      help: "Messages sent to edges, by operation and resource type",
+      labelNames: ["operation", "type"] as const,
+      registers,
+    }),
+    rejectedFrames: new Counter({
+      name: "edgefleet_tunnel_rejected_frames_total",
+      help: "Frames refused by the decoder, by error code",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    sessionsClosed: new Counter({
+      name: "edgefleet_tunnel_sessions_closed_total",
+      help: "Tunnel sessions ended, by reason",
+      labelNames: ["reason"] as const,
+      registers,
     }),
   };
 }

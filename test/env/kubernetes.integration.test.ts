@@ -56,7 +56,8 @@ describe("kubernetes control plane", () => {
     const watch = new Watch(kc);
     const controller = await watch.watch(
       `/api/v1/namespaces/${namespace}/configmaps`,
-      { allowWatchBookmarks: true },
+      // Only our ConfigMap: the controller-manager also publishes kube-root-ca.crt into every namespace.
+      { allowWatchBookmarks: true, fieldSelector: "metadata.name=cm" },
       (type: string, obj: V1ConfigMap) => {
         if (type === "BOOKMARK") return;
         events.push({ type, value: obj.data?.["k"] });

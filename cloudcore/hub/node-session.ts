@@ -1,0 +1,111 @@
+import { encodeMessage } from "../../protocol/encoder.js";
+import type { Message } from "../../protocol/message.js";
+import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
+
+export interface NodeSessionOptions {
+  /** Stop writing to the socket above this many buffered bytes; resume on drain. */
+  readonly highWaterMarkBytes: number;
+  /** Close the session when frames waiting in our own queue exceed this (a stuck edge). */
+  readonly maxQueuedBytes: number;
+  readonly now: () => number;
+}
+
+export type SessionState =
+  { readonly type: "open" } | { readonly type: "closed"; readonly code: number; readonly reason: string };
+
+/**
+ * One edge node's tunnel. Outbound frames go straight to the socket while its buffer is below the
+ * high-water mark and wait in this session's own queue otherwise, so a slow edge only ever delays
+ * itself. The queue is bounded: an edge that stops reading is disconnected.
+ */
+export class NodeSession {
+  #state: SessionState = { type: "open" };
+  readonly #queue: string[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  /** Last time anything (keepalive or message) arrived from the edge. */
+  lastSeen: number;
+  readonly connectedAt: number;
+
+  constructor(
+    readonly nodeName: string,
+    readonly connection: TunnelConnection,
+    private readonly options: NodeSessionOptions,
+    private readonly onQueueChange: (deltaFrames: number) => void = () => undefined,
+  ) {
+    this.connectedAt = options.now();
+    this.lastSeen = this.connectedAt;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get queuedFrames(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Queues or writes one message; false when the session is closed. */
+  send(message: Message): boolean {
+    return this.sendFrame(encodeMessage(message));
+  }
+
+  sendFrame(frame: string): boolean {
+    if (this.#state.type !== "open") return false;
+    if (this.queuedFrames === 0 && this.connection.bufferedAmount < this.options.highWaterMarkBytes) {
+      this.connection.send(frame);
+      return true;
+    }
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    this.onQueueChange(1);
+    if (this.#queuedBytes > this.options.maxQueuedBytes) {
+      this.close(CloseCode.SlowConsumer, `edge is not reading: ${this.#queuedBytes} bytes queued`);
+      return false;
+    }
+    return true;
+  }
+
+  /** Writes queued frames until the socket's buffer reaches the high-water mark again. */
+  drain(): void {
+    let written = 0;
+    while (
+      this.#state.type === "open" &&
+      this.#queueHead < this.#queue.length &&
+      this.connection.bufferedAmount < this.options.highWaterMarkBytes
+    ) {
+      const frame = this.#queue[this.#queueHead] ?? "";
+      this.#queueHead++;
+      this.#queuedBytes -= frame.length;
+      this.connection.send(frame);
+      written++;
+    }
+    if (this.#queueHead === this.#queue.length || this.#queueHead > 1024) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    if (written > 0) this.onQueueChange(-written);
+  }
+
+  /** Closes the tunnel and drops whatever was queued; safe to call twice. */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    if (this.#state.type === "closed") return;
+    this.markClosed(code, reason);
+    this.connection.close(code, reason);
+  }
+
+  /** The socket closed underneath us. */
+  markClosed(code: number, reason: string): void {
+    if (this.#state.type === "closed") return;
+    this.#state = { type: "closed", code, reason };
+    const dropped = this.queuedFrames;
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+    if (dropped > 0) this.onQueueChange(-dropped);
+  }
+}

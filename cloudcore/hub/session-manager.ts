@@ -1,0 +1,151 @@
+import type { Logger } from "pino";
+import { FrameError } from "../../protocol/errors.js";
+import { decodeFrame } from "../../protocol/decoder.js";
+import { Operation } from "../../protocol/constants.js";
+import type { Message } from "../../protocol/message.js";
+import { parseResource } from "../../protocol/resource.js";
+import type { CloudcoreMetrics } from "../metrics.js";
+import { NodeSession, type NodeSessionOptions } from "./node-session.js";
+import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
+
+export interface SessionManagerOptions extends NodeSessionOptions {
+  /** Close a tunnel that sent nothing (not even a keepalive) for this long. KubeEdge: 30 s. */
+  readonly keepaliveTimeoutMs: number;
+  readonly maxFrameBytes: number;
+}
+
+export interface SessionHandlers {
+  onConnect?(session: NodeSession): void;
+  /** A decoded message from an edge (keepalives excluded). */
+  onMessage?(session: NodeSession, message: Message): void;
+  onDisconnect?(session: NodeSession, code: number, reason: string): void;
+}
+
+const CLOSE_REASON: Record<number, string> = Object.fromEntries(
+  Object.entries(CloseCode).map(([name, code]) => [code, name]),
+);
+
+function typeOf(message: Message): string {
+  try {
+    return parseResource(message.route.resource ?? "").type;
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The sessions of one cloudhub: at most one per node (a newer connection replaces the older, which
+ * is closed), dead-peer detection by one sweep over all sessions (no timer per node), decoding of
+ * every inbound frame. Both listeners feed it.
+ */
+export class SessionManager {
+  readonly #sessions = new Map<string, NodeSession>();
+  readonly #sweep: NodeJS.Timeout;
+  #handlers: SessionHandlers = {};
+
+  constructor(
+    private readonly options: SessionManagerOptions,
+    private readonly metrics: CloudcoreMetrics,
+    private readonly log: Logger,
+  ) {
+    this.#sweep = setInterval(
+      () => this.#closeSilent(),
+      Math.max(250, Math.floor(options.keepaliveTimeoutMs / 4)),
+    );
+    this.#sweep.unref();
+  }
+
+  setHandlers(handlers: SessionHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get(nodeName: string): NodeSession | undefined {
+    return this.#sessions.get(nodeName);
+  }
+
+  /** Registers a just-opened tunnel, closing the node's previous one. */
+  attach(nodeName: string, connection: TunnelConnection): NodeSession {
+    const previous = this.#sessions.get(nodeName);
+    const session = new NodeSession(nodeName, connection, this.options, (delta) =>
+      this.metrics.queuedFrames.inc(delta),
+    );
+    this.#sessions.set(nodeName, session);
+    if (previous) {
+      this.log.info({ node: nodeName }, "newer tunnel replaces the open one");
+      previous.close(CloseCode.Replaced, "replaced by a newer connection of the same node");
+      this.#ended(previous, CloseCode.Replaced, "replaced");
+    } else {
+      this.metrics.connectedNodes.inc();
+    }
+    this.log.debug({ node: nodeName, remote: connection.remoteAddress }, "tunnel open");
+    this.#handlers.onConnect?.(session);
+    return session;
+  }
+
+  /** The socket of `session` closed (for any reason). */
+  detach(session: NodeSession, code: number, reason: string): void {
+    session.markClosed(code, reason);
+    // Already replaced or already detached (we closed it ourselves and the socket's close followed).
+    if (this.#sessions.get(session.nodeName) !== session) return;
+    this.#sessions.delete(session.nodeName);
+    this.metrics.connectedNodes.dec();
+    this.#ended(session, code, reason);
+  }
+
+  /** One frame from `session`'s socket. A bad frame is counted, logged and answered by nothing. */
+  receive(session: NodeSession, frame: ArrayBuffer | string): void {
+    session.lastSeen = this.options.now();
+    let message: Message;
+    try {
+      message = decodeFrame(frame, { maxFrameBytes: this.options.maxFrameBytes });
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      this.metrics.rejectedFrames.inc({ code: err.code });
+      this.log.warn(
+        { node: session.nodeName, code: err.code, field: err.field, reason: err.message },
+        "frame rejected",
+      );
+      return;
+    }
+    if (message.route.operation === Operation.Keepalive) return;
+    this.metrics.messagesIn.inc({ operation: message.route.operation ?? "", type: typeOf(message) });
+    this.#handlers.onMessage?.(session, message);
+  }
+
+  /** Sends to a connected node; false if it has no open tunnel here. */
+  send(nodeName: string, message: Message): boolean {
+    const session = this.#sessions.get(nodeName);
+    if (!session || !session.send(message)) return false;
+    this.metrics.messagesOut.inc({ operation: message.route.operation ?? "", type: typeOf(message) });
+    return true;
+  }
+
+  /** Closes every session and stops the sweep; safe to call twice. */
+  closeAll(code: number = CloseCode.GoingAway, reason = "cloudhub shutting down"): void {
+    clearInterval(this.#sweep);
+    for (const session of [...this.#sessions.values()]) {
+      session.close(code, reason);
+      this.detach(session, code, reason);
+    }
+  }
+
+  #closeSilent(): void {
+    const deadline = this.options.now() - this.options.keepaliveTimeoutMs;
+    for (const session of this.#sessions.values()) {
+      if (session.lastSeen < deadline) {
+        this.log.info({ node: session.nodeName }, "no keepalive: closing tunnel");
+        session.close(CloseCode.KeepaliveTimeout, "keepalive timeout");
+        this.detach(session, CloseCode.KeepaliveTimeout, "keepalive timeout");
+      }
+    }
+  }
+
+  #ended(session: NodeSession, code: number, reason: string): void {
+    this.metrics.sessionsClosed.inc({ reason: CLOSE_REASON[code] ?? String(code) });
+    this.#handlers.onDisconnect?.(session, code, reason);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What the session layer needs from one WebSocket, whichever listener accepted it (uWS for our own
+ * edges, node:https + ws for KubeEdge edgecores).
+ */
+export interface TunnelConnection {
+  /** Writes one text frame. The caller checks `bufferedAmount` first; this never queues itself. */
+  send(frame: string): void;
+  /** Bytes accepted but not yet written to the socket. */
+  readonly bufferedAmount: number;
+  /** Closes the connection; safe to call more than once. */
+  close(code: number, reason: string): void;
+  readonly remoteAddress: string;
+}
+
+/** Close codes cloudhub uses (4000-4999 is the application range). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  Replaced: 4000,
+  KeepaliveTimeout: 4001,
+  SlowConsumer: 4002,
+  ProtocolError: 4003,
+} as const;

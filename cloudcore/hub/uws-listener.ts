@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import uWS from "@trufflesuite/uws-js-unofficial";
+import type { HttpRequest, HttpResponse, us_listen_socket, WebSocket } from "@trufflesuite/uws-js-unofficial";
+import type { Logger } from "pino";
+import type { CertificateAuthority } from "../../protocol/pki.js";
+import { ReplayCache, TunnelAuthError, verifyTunnelAssertion } from "../../protocol/tunnel-assertion.js";
+import type { CloudcoreMetrics } from "../metrics.js";
+import type { NodeSession } from "./node-session.js";
+import type { SessionManager } from "./session-manager.js";
+import type { TunnelConnection } from "./tunnel-connection.js";
+
+interface SocketData {
+  readonly nodeName: string;
+  session?: NodeSession;
+  /** uWS throws on any use of a closed socket; set as soon as it closes either way. */
+  closed?: boolean;
+}
+
+export interface UwsListenerOptions {
+  readonly ca: CertificateAuthority;
+  /** Serving certificate and key (PEM); uWS reads them from files, written to a private temp dir. */
+  readonly serving: { readonly certPem: string; readonly keyPem: string };
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly maxFrameBytes: number;
+  readonly sessions: SessionManager;
+  readonly metrics: CloudcoreMetrics;
+  readonly log: Logger;
+}
+
+// TLS 1.2 suites limited to ECDHE-ECDSA, as KubeEdge's cloudhub; TLS 1.3 suites are not affected.
+const TLS12_CIPHERS =
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
+
+/**
+ * The uWebSockets.js front door of cloudhub, for edgefleet's edgecore and the simulator.
+ * Certificates from other CAs fail the TLS handshake (uWS checks a presented certificate against
+ * `ca_file_name`), but uWS neither requires a client certificate nor shows it to JavaScript, so
+ * identity comes from the tunnel assertion in `Authorization` (protocol/tunnel-assertion.ts).
+ * KubeEdge edgecores cannot use this door: they send `node_id`, and uWS stalls any request with `_`
+ * in a header name.
+ */
+export class UwsListener {
+  readonly #app: uWS.TemplatedApp;
+  readonly #certDir: string;
+  readonly #replay = new ReplayCache();
+  #listenSocket: us_listen_socket | undefined;
+  #port = 0;
+  #closed = false;
+
+  private constructor(private readonly options: UwsListenerOptions) {
+    this.#certDir = mkdtempSync(join(tmpdir(), "edgefleet-cloudhub-"));
+    const cert = join(this.#certDir, "server.crt");
+    const key = join(this.#certDir, "server.key");
+    const ca = join(this.#certDir, "ca.crt");
+    writeFileSync(cert, options.serving.certPem, { mode: 0o600 });
+    writeFileSync(key, options.serving.keyPem, { mode: 0o600 });
+    writeFileSync(ca, options.ca.certPem, { mode: 0o600 });
+    this.#app = uWS.SSLApp({
+      cert_file_name: cert,
+      key_file_name: key,
+      ca_file_name: ca,
+      ssl_ciphers: TLS12_CIPHERS,
+    });
+    this.#app.ws<SocketData>("/*", {
+      maxPayloadLength: options.maxFrameBytes,
+      // Our own per-node queue does the buffering; this is only uWS's hard cap per socket.
+      maxBackpressure: 64 * 1024 * 1024,
+      closeOnBackpressureLimit: 1,
+      // Transport-level dead-peer detection; the keepalive sweep covers the application level.
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => void this.#upgrade(res, req, context),
+      open: (ws) => this.#open(ws),
+      message: (ws, message) => {
+        const { session } = ws.getUserData();
+        if (session) options.sessions.receive(session, message);
+      },
+      drain: (ws) => ws.getUserData().session?.drain(),
+      close: (ws, code, message) => {
+        const data = ws.getUserData();
+        data.closed = true;
+        if (data.session) options.sessions.detach(data.session, code, Buffer.from(message).toString("utf8"));
+      },
+    });
+  }
+
+  static async start(options: UwsListenerOptions): Promise<UwsListener> {
+    const listener = new UwsListener(options);
+    await new Promise<void>((resolve, reject) => {
+      listener.#app.listen(options.host, options.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`cloudhub cannot listen on ${options.host}:${options.port}`));
+          return;
+        }
+        listener.#listenSocket = socket;
+        listener.#port = uWS.us_socket_local_port(socket);
+        resolve();
+      });
+    });
+    return listener;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Stops listening and closes every socket this listener accepted; safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
+    // close() exists on the native app (it closes every socket) but is missing from the typings.
+    (this.#app as uWS.TemplatedApp & { close(): void }).close();
+    rmSync(this.#certDir, { recursive: true, force: true });
+  }
+
+  async #upgrade(res: HttpResponse, req: HttpRequest, context: uWS.us_socket_context_t): Promise<void> {
+    // req is only valid until the first await: copy what the upgrade needs now.
+    const key = req.getHeader("sec-websocket-key");
+    const protocol = req.getHeader("sec-websocket-protocol");
+    const extensions = req.getHeader("sec-websocket-extensions");
+    const authorization = req.getHeader("authorization");
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const { metrics, log } = this.options;
+    const refuse = (status: string, reason: string, result: string): void => {
+      metrics.tunnelAttempts.inc({ listener: "uws", result });
+      log.warn({ reason }, "tunnel refused");
+      if (!aborted)
+        res.cork(() =>
+          res
+            .writeStatus(status)
+            .writeHeader("content-type", "text/plain")
+            .end(reason + "\n"),
+        );
+    };
+    const match = /^Bearer (\S+)$/.exec(authorization);
+    if (!match?.[1]) {
+      refuse("401 Unauthorized", "no tunnel credential (Authorization: Bearer <assertion>)", "unauthorized");
+      return;
+    }
+    let nodeName: string;
+    try {
+      nodeName = await verifyTunnelAssertion(match[1], { ca: this.options.ca, replay: this.#replay });
+    } catch (err) {
+      if (!(err instanceof TunnelAuthError)) throw err;
+      refuse("401 Unauthorized", err.message, "unauthorized");
+      return;
+    }
+    if (aborted) return;
+    metrics.tunnelAttempts.inc({ listener: "uws", result: "accepted" });
+    res.cork(() => res.upgrade<SocketData>({ nodeName }, key, protocol, extensions, context));
+  }
+
+  #open(ws: WebSocket<SocketData>): void {
+    const data = ws.getUserData();
+    const connection: TunnelConnection = {
+      send: (frame) => {
+        if (!data.closed) ws.send(frame, false);
+      },
+      get bufferedAmount() {
+        return data.closed ? 0 : ws.getBufferedAmount();
+      },
+      close: (code, reason) => {
+        if (data.closed) return;
+        data.closed = true;
+        ws.end(code, reason);
+      },
+      remoteAddress: Buffer.from(ws.getRemoteAddressAsText()).toString("utf8"),
+    };
+    data.session = this.options.sessions.attach(data.nodeName, connection);
+  }
+}

@@ -1,0 +1,253 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino, type Logger } from "pino";
+import WebSocket from "ws";
+import { DEFAULT_PROJECT_ID, Group, KEEPALIVE_CONTENT, Operation, Source } from "../../protocol/constants.js";
+import { decodeFrame } from "../../protocol/decoder.js";
+import { encodeMessage } from "../../protocol/encoder.js";
+import { FrameError } from "../../protocol/errors.js";
+import { newMessage, type Message } from "../../protocol/message.js";
+import { createTunnelAssertion } from "../../protocol/tunnel-assertion.js";
+import { backoffDelay, type BackoffOptions } from "./backoff.js";
+
+export interface EdgeCredentials {
+  readonly caPem: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface EdgeHubOptions {
+  /** cloudhub, `host:port` (KubeEdge's 10000). */
+  readonly server: string;
+  readonly nodeName: string;
+  readonly credentials: EdgeCredentials;
+  /**
+   * `edgefleet`: our cloudhub's uWS door, identity by tunnel assertion, no underscore headers.
+   * `kubeedge`: a KubeEdge cloudcore: `node_id`/`project_id` headers and its URL path.
+   */
+  readonly cloud?: "edgefleet" | "kubeedge";
+  readonly projectId?: string;
+  /** KubeEdge edgehub's heartbeat: 15 s. */
+  readonly keepaliveIntervalMs?: number;
+  readonly backoff?: BackoffOptions;
+  readonly handshakeTimeoutMs?: number;
+  readonly logger?: Logger;
+  readonly random?: () => number;
+}
+
+export type EdgeHubStatus =
+  | { readonly type: "idle" }
+  | { readonly type: "connecting"; readonly attempt: number }
+  | { readonly type: "connected"; readonly since: number }
+  | { readonly type: "waiting"; readonly delayMs: number; readonly lastError: string }
+  | { readonly type: "closed" };
+
+export const EDGEHUB_DEFAULTS = {
+  keepaliveIntervalMs: 15_000,
+  backoff: { initialMs: 500, maxMs: 30_000 },
+  handshakeTimeoutMs: 30_000,
+} as const;
+
+/**
+ * edgehub: the edge's end of the tunnel. Holds one WebSocket to cloudhub over mutual TLS, sends
+ * KubeEdge's keepalive, and reconnects with exponential backoff and full jitter until closed.
+ */
+export class EdgeHub {
+  #status: EdgeHubStatus = { type: "idle" };
+  #socket: WebSocket | undefined;
+  #keepalive: NodeJS.Timeout | undefined;
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  readonly #messageHandlers: ((message: Message) => void)[] = [];
+  readonly #statusHandlers: ((status: EdgeHubStatus) => void)[] = [];
+  readonly #log: Logger;
+
+  constructor(private readonly options: EdgeHubOptions) {
+    this.#log = (options.logger ?? pino({ level: "info" })).child({
+      component: "edgehub",
+      node: options.nodeName,
+    });
+  }
+
+  get status(): EdgeHubStatus {
+    return this.#status;
+  }
+
+  onMessage(handler: (message: Message) => void): void {
+    this.#messageHandlers.push(handler);
+  }
+
+  /** Subscribes to status changes; returns the unsubscribe function. */
+  onStatus(handler: (status: EdgeHubStatus) => void): () => void {
+    this.#statusHandlers.push(handler);
+    return () => {
+      const at = this.#statusHandlers.indexOf(handler);
+      if (at >= 0) this.#statusHandlers.splice(at, 1);
+    };
+  }
+
+  /** Starts connecting in the background; reconnects until close(). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Resolves once connected (immediately if already). */
+  connected(): Promise<void> {
+    if (this.#status.type === "connected") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const unsubscribe = this.onStatus((status) => {
+        if (status.type === "connected") {
+          unsubscribe();
+          resolve();
+        } else if (status.type === "closed") {
+          unsubscribe();
+          reject(new Error("edgehub closed before connecting"));
+        }
+      });
+    });
+  }
+
+  /** Sends now; false when not connected (the caller keeps the message for later). */
+  send(message: Message): boolean {
+    const socket = this.#socket;
+    if (this.#status.type !== "connected" || !socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(encodeMessage(message));
+    return true;
+  }
+
+  /** Stops reconnecting and closes the tunnel; safe to call twice. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    this.#socket?.close(1000, "edgecore stopping");
+    await this.#loop?.catch(() => undefined);
+    this.#setStatus({ type: "closed" });
+  }
+
+  async #run(): Promise<void> {
+    const backoff = this.options.backoff ?? EDGEHUB_DEFAULTS.backoff;
+    let attempt = 0;
+    while (!this.#stop.signal.aborted) {
+      this.#setStatus({ type: "connecting", attempt });
+      let lastError: string;
+      try {
+        const opened = await this.#connectOnce();
+        if (opened) attempt = 0;
+        lastError = "connection closed";
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      if (this.#stop.signal.aborted) break;
+      const delayMs = backoffDelay(attempt++, backoff, this.options.random);
+      this.#log.info({ delayMs, reason: lastError }, "tunnel down; reconnecting");
+      this.#setStatus({ type: "waiting", delayMs, lastError });
+      await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+    }
+  }
+
+  /** One connection: resolves when it closes (true if it had opened), rejects if it never opened. */
+  async #connectOnce(): Promise<boolean> {
+    const { options } = this;
+    const [url, headers] = await this.#dialTarget();
+    const socket = new WebSocket(url, {
+      ca: options.credentials.caPem,
+      cert: options.credentials.certPem,
+      key: options.credentials.keyPem,
+      headers,
+      minVersion: "TLSv1.2",
+      perMessageDeflate: false,
+      handshakeTimeout: options.handshakeTimeoutMs ?? EDGEHUB_DEFAULTS.handshakeTimeoutMs,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.#socket = socket;
+    return new Promise<boolean>((resolve, reject) => {
+      let opened = false;
+      socket.on("unexpected-response", (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          socket.terminate();
+          reject(
+            new Error(
+              `cloudhub refused the tunnel (${res.statusCode}): ${Buffer.concat(chunks).toString("utf8").trim()}`,
+            ),
+          );
+        });
+      });
+      socket.on("open", () => {
+        opened = true;
+        this.#setStatus({ type: "connected", since: Date.now() });
+        this.#startKeepalive(socket);
+      });
+      socket.on("message", (data: Buffer) => this.#receive(data));
+      socket.on("error", (err) => {
+        if (!opened) reject(err);
+      });
+      socket.on("close", (code, reason) => {
+        this.#stopKeepalive();
+        this.#socket = undefined;
+        this.#log.info({ code, reason: reason.toString("utf8") }, "tunnel closed");
+        if (opened) resolve(true);
+        else reject(new Error(`tunnel closed before opening (${code})`));
+      });
+    });
+  }
+
+  async #dialTarget(): Promise<[string, Record<string, string>]> {
+    const { options } = this;
+    if (options.cloud === "kubeedge") {
+      const project = options.projectId ?? DEFAULT_PROJECT_ID;
+      return [
+        `wss://${options.server}/${project}/${options.nodeName}/events`,
+        { node_id: options.nodeName, project_id: project, ConnectionUse: "msg" },
+      ];
+    }
+    const assertion = await createTunnelAssertion({
+      nodeName: options.nodeName,
+      certPem: options.credentials.certPem,
+      keyPem: options.credentials.keyPem,
+    });
+    return [`wss://${options.server}/`, { authorization: `Bearer ${assertion}` }];
+  }
+
+  #receive(data: Buffer): void {
+    let message: Message;
+    try {
+      message = decodeFrame(data);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      this.#log.warn({ code: err.code, field: err.field, reason: err.message }, "frame from cloud rejected");
+      return;
+    }
+    for (const handler of this.#messageHandlers) handler(message);
+  }
+
+  #startKeepalive(socket: WebSocket): void {
+    const interval = this.options.keepaliveIntervalMs ?? EDGEHUB_DEFAULTS.keepaliveIntervalMs;
+    const beat = (): void => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(
+        encodeMessage(
+          newMessage({
+            source: Source.EdgeHub,
+            group: Group.Resource,
+            operation: Operation.Keepalive,
+            resource: "node",
+            content: KEEPALIVE_CONTENT,
+          }),
+        ),
+      );
+    };
+    this.#keepalive = setInterval(beat, interval);
+    this.#keepalive.unref();
+  }
+
+  #stopKeepalive(): void {
+    if (this.#keepalive) clearInterval(this.#keepalive);
+    this.#keepalive = undefined;
+  }
+
+  #setStatus(status: EdgeHubStatus): void {
+    if (this.#status.type === "closed") return;
+    this.#status = status;
+    for (const handler of this.#statusHandlers) handler(status);
+  }
+}
