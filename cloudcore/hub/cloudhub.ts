@@ -1,8 +1,12 @@
 import { pino, type Logger } from "pino";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/decoder.js";
+import { requiresAck } from "../../protocol/ack-policy.js";
+import { Operation } from "../../protocol/constants.js";
 import type { Message } from "../../protocol/message.js";
 import type { CertificateAuthority } from "../../protocol/pki.js";
 import type { CloudcoreMetrics } from "../metrics.js";
+import { MemoryAckStore, type AckStore } from "./ack-store.js";
+import { ReliableDelivery } from "./reliable-delivery.js";
 import { SessionManager, type SessionHandlers } from "./session-manager.js";
 import { UwsListener } from "./uws-listener.js";
 
@@ -20,6 +24,11 @@ export interface CloudHubOptions {
   readonly maxFrameBytes?: number;
   readonly highWaterMarkBytes?: number;
   readonly maxQueuedBytes?: number;
+  /** Messages awaiting an ack per node. */
+  readonly maxInFlight?: number;
+  readonly ackTimeoutMs?: number;
+  /** Where acked versions are kept; memory by default (Redis when replicas share nodes). */
+  readonly ackStore?: AckStore;
   readonly logger?: Logger;
   readonly now?: () => number;
 }
@@ -32,6 +41,9 @@ export const CLOUDHUB_DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   highWaterMarkBytes: 256 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,
+  maxInFlight: 64,
+  // KubeEdge resends an unacked message every 5 s.
+  ackTimeoutMs: 5_000,
 } as const;
 
 /**
@@ -39,10 +51,43 @@ export const CLOUDHUB_DEFAULTS = {
  * through `send` and the handlers.
  */
 export class CloudHub {
+  #handlers: SessionHandlers = {};
+
   private constructor(
     readonly sessions: SessionManager,
+    readonly delivery: ReliableDelivery,
     private readonly uws: UwsListener,
-  ) {}
+    private readonly log: Logger,
+  ) {
+    sessions.setHandlers({
+      onConnect: (session) => {
+        this.#handlers.onConnect?.(session);
+        delivery.pump(session.nodeName);
+      },
+      onDisconnect: (session, code, reason) => {
+        delivery.disconnected(session.nodeName);
+        this.#handlers.onDisconnect?.(session, code, reason);
+      },
+      onMessage: (session, message) => {
+        // As in KubeEdge, an edge's `response` is the ack of the cloud message it answers and
+        // goes no further; `error` replies are only logged.
+        if (message.route.operation === Operation.Response) {
+          const parent = message.header.parent_msg_id;
+          if (parent)
+            void delivery.acknowledge(session.nodeName, parent).catch((err: unknown) => this.#ackFailed(err));
+          return;
+        }
+        if (message.route.operation === Operation.Error) {
+          log.warn(
+            { node: session.nodeName, parent: message.header.parent_msg_id, error: message.content },
+            "edge reported an error",
+          );
+          return;
+        }
+        this.#handlers.onMessage?.(session, message);
+      },
+    });
+  }
 
   static async start(options: CloudHubOptions): Promise<CloudHub> {
     const log = (options.logger ?? pino({ level: "info" })).child({ component: "cloudhub" });
@@ -74,7 +119,17 @@ export class CloudHub {
       metrics: options.metrics,
       log,
     });
-    return new CloudHub(sessions, uws);
+    const delivery = new ReliableDelivery(
+      sessions,
+      options.ackStore ?? new MemoryAckStore(),
+      {
+        maxInFlight: options.maxInFlight ?? CLOUDHUB_DEFAULTS.maxInFlight,
+        ackTimeoutMs: options.ackTimeoutMs ?? CLOUDHUB_DEFAULTS.ackTimeoutMs,
+        now: options.now ?? Date.now,
+      },
+      log,
+    );
+    return new CloudHub(sessions, delivery, uws, log);
   }
 
   /** Port of the uWS listener. */
@@ -82,18 +137,33 @@ export class CloudHub {
     return this.uws.port;
   }
 
+  /** Application handlers; acks and error replies from edges are consumed before them. */
   setHandlers(handlers: SessionHandlers): void {
-    this.sessions.setHandlers(handlers);
+    this.#handlers = handlers;
   }
 
-  /** Sends to a node connected here; false if it has no tunnel to this replica. */
+  /**
+   * Sends to a node. Messages that need an ack (protocol/ack-policy.ts) are kept until acked and
+   * survive disconnects; others are best effort and dropped if the node has no tunnel here.
+   */
+  async deliver(nodeName: string, message: Message): Promise<void> {
+    if (requiresAck(message)) await this.delivery.deliver(nodeName, message);
+    else this.sessions.send(nodeName, message);
+  }
+
+  /** Best-effort send to a node connected here; false if it has no tunnel to this replica. */
   send(nodeName: string, message: Message): boolean {
     return this.sessions.send(nodeName, message);
   }
 
   /** Closes every tunnel and the listener; safe to call twice. */
   close(): void {
+    this.delivery.close();
     this.sessions.closeAll();
     this.uws.close();
+  }
+
+  #ackFailed(err: unknown): void {
+    this.log.error({ err }, "recording an ack failed");
   }
 }

@@ -59,10 +59,18 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     return hubClient;
   };
 
-  /** A raw ws client, for misbehaving edges. */
+  /**
+   * A raw ws client, for misbehaving edges. It sends keepalives unless `silent`, so that on a loaded
+   * machine the 1 s keepalive timeout only ever closes the tunnel the dead-peer test means to.
+   */
   const rawSocket = async (
     name: string,
-    options: { cert?: IssuedCertificate; claim?: string; authorization?: string | null } = {},
+    options: {
+      cert?: IssuedCertificate;
+      claim?: string;
+      authorization?: string | null;
+      silent?: boolean;
+    } = {},
   ): Promise<WebSocket> => {
     const cert = options.cert ?? (await nodeCert(name));
     const authorization =
@@ -77,6 +85,19 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
       perMessageDeflate: false,
     });
     cleanups.push(() => socket.terminate());
+    if (!options.silent) {
+      const keepalive = newMessage({
+        source: "websocket",
+        group: "resource",
+        operation: "keepalive",
+        resource: "node",
+        content: "ping",
+      });
+      const timer = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(encodeMessage(keepalive));
+      }, 200);
+      cleanups.push(() => clearInterval(timer));
+    }
     return socket;
   };
 
@@ -170,19 +191,24 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     expect(refused.values.find((v) => v.labels.result === "unauthorized")?.value).toBeGreaterThanOrEqual(2);
   });
 
-  it("one tunnel per node - a second connection replaces the first, which is closed with code 4000", async () => {
+  it("one tunnel per node - a second connection replaces the first (closed with 4000) and stays up (regression: ending the old socket inside the new upgrade broke the new one)", async () => {
+    const events: string[] = [];
+    hub.setHandlers({
+      onConnect: (s) => events.push(`connect ${s.nodeName}`),
+      onDisconnect: (s, code, reason) => events.push(`disconnect ${s.nodeName} ${code} ${reason}`),
+    });
     const first = await rawSocket("edge-dup");
     await nextEvent<undefined>((r) => first.once("open", () => r(undefined)));
     const firstClosed = nextEvent<number>((r) => first.once("close", (code) => r(code)));
     const second = await rawSocket("edge-dup");
     await nextEvent<undefined>((r) => second.once("open", () => r(undefined)));
     expect(await firstClosed).toBe(4000);
-    expect(hub.sessions.get("edge-dup")).toBeDefined();
+    expect(hub.sessions.get("edge-dup"), events.join("; ")).toBeDefined();
     expect(hub.sessions.size).toBe(1);
   });
 
   it("dead peer - a tunnel that sends no keepalive is closed after the timeout (4001)", async () => {
-    const silent = await rawSocket("edge-silent");
+    const silent = await rawSocket("edge-silent", { silent: true });
     await nextEvent<undefined>((r) => silent.once("open", () => r(undefined)));
     const code = await nextEvent<number>((r) => silent.once("close", (c) => r(c)), 5000, "keepalive close");
     expect(code).toBe(4001);
@@ -216,7 +242,7 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
   });
 
   it("a slow edge does not block other nodes: its frames wait in its own queue", async () => {
-    const slow = await rawSocket("edge-slow");
+    const slow = await rawSocket("edge-slow", { silent: true });
     await nextEvent<undefined>((r) => slow.once("open", () => r(undefined)));
     // Stop reading: the kernel buffers fill, then uWS's, then cloudhub's per-node queue.
     (slow as unknown as { _socket: { pause(): void } })._socket.pause();

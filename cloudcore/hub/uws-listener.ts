@@ -14,8 +14,10 @@ import type { TunnelConnection } from "./tunnel-connection.js";
 interface SocketData {
   readonly nodeName: string;
   session?: NodeSession;
-  /** uWS throws on any use of a closed socket; set as soon as it closes either way. */
+  /** uWS throws on any use of a closed socket; set by the close handler. */
   closed?: boolean;
+  /** We asked it to close: nothing more is written. */
+  closing?: boolean;
 }
 
 export interface UwsListenerOptions {
@@ -162,15 +164,20 @@ export class UwsListener {
     const data = ws.getUserData();
     const connection: TunnelConnection = {
       send: (frame) => {
-        if (!data.closed) ws.send(frame, false);
+        if (!data.closed && !data.closing) ws.send(frame, false);
       },
       get bufferedAmount() {
         return data.closed ? 0 : ws.getBufferedAmount();
       },
       close: (code, reason) => {
-        if (data.closed) return;
-        data.closed = true;
-        ws.end(code, reason);
+        if (data.closed || data.closing) return;
+        data.closing = true;
+        // Never end a socket from inside another socket's handler: uWS corks one socket at a time,
+        // and ending the old tunnel while the new one's upgrade is corked corrupted the new
+        // tunnel's stream (seen as a 1006 close of the replacement under load).
+        setImmediate(() => {
+          if (!data.closed) ws.end(code, reason);
+        });
       },
       remoteAddress: Buffer.from(ws.getRemoteAddressAsText()).toString("utf8"),
     };
