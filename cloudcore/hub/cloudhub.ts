@@ -6,12 +6,15 @@ import type { Message } from "../../protocol/message.js";
 import type { CertificateAuthority } from "../../protocol/pki.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { MemoryAckStore, type AckStore } from "./ack-store.js";
+import { KubeEdgeListener } from "./kubeedge-listener.js";
 import { ReliableDelivery } from "./reliable-delivery.js";
 import { SessionManager, type SessionHandlers } from "./session-manager.js";
 import { UwsListener } from "./uws-listener.js";
 
-/** KubeEdge's cloudhub WebSocket port. */
+/** KubeEdge's cloudhub WebSocket port: here, the uWS door for edgefleet edges and the simulator. */
 export const DEFAULT_TUNNEL_PORT = 10000;
+/** The door for KubeEdge edgecores (node:https + ws, `node_id` header, mutual TLS). */
+export const DEFAULT_KUBEEDGE_TUNNEL_PORT = 10010;
 
 export interface CloudHubOptions {
   readonly ca: CertificateAuthority;
@@ -20,6 +23,8 @@ export interface CloudHubOptions {
   readonly advertise: { readonly dnsNames: readonly string[]; readonly ipAddresses: readonly string[] };
   readonly host?: string;
   readonly port?: number;
+  /** Port of the KubeEdge-compatible door; null turns it off. */
+  readonly kubeedgePort?: number | null;
   readonly keepaliveTimeoutMs?: number;
   readonly maxFrameBytes?: number;
   readonly highWaterMarkBytes?: number;
@@ -36,6 +41,7 @@ export interface CloudHubOptions {
 export const CLOUDHUB_DEFAULTS = {
   host: "0.0.0.0",
   port: DEFAULT_TUNNEL_PORT,
+  kubeedgePort: DEFAULT_KUBEEDGE_TUNNEL_PORT,
   // KubeEdge closes a session 30 s after the last keepalive (edges send one every 15 s).
   keepaliveTimeoutMs: 30_000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
@@ -57,6 +63,7 @@ export class CloudHub {
     readonly sessions: SessionManager,
     readonly delivery: ReliableDelivery,
     private readonly uws: UwsListener,
+    private readonly kubeedge: KubeEdgeListener | undefined,
     private readonly log: Logger,
   ) {
     sessions.setHandlers({
@@ -119,6 +126,23 @@ export class CloudHub {
       metrics: options.metrics,
       log,
     });
+    const kubeedgePort = options.kubeedgePort === undefined ? CLOUDHUB_DEFAULTS.kubeedgePort : options.kubeedgePort;
+    const kubeedge =
+      kubeedgePort === null
+        ? undefined
+        : await KubeEdgeListener.start({
+            ca: options.ca,
+            serving,
+            host: options.host ?? CLOUDHUB_DEFAULTS.host,
+            port: kubeedgePort,
+            maxFrameBytes,
+            sessions,
+            metrics: options.metrics,
+            log,
+          }).catch((err: unknown) => {
+            uws.close();
+            throw err;
+          });
     const delivery = new ReliableDelivery(
       sessions,
       options.ackStore ?? new MemoryAckStore(),
@@ -129,12 +153,17 @@ export class CloudHub {
       },
       log,
     );
-    return new CloudHub(sessions, delivery, uws, log);
+    return new CloudHub(sessions, delivery, uws, kubeedge, log);
   }
 
   /** Port of the uWS listener. */
   get port(): number {
     return this.uws.port;
+  }
+
+  /** Port of the KubeEdge-compatible listener, if it runs. */
+  get kubeedgePort(): number | undefined {
+    return this.kubeedge?.port;
   }
 
   /** Application handlers; acks and error replies from edges are consumed before them. */
@@ -156,11 +185,12 @@ export class CloudHub {
     return this.sessions.send(nodeName, message);
   }
 
-  /** Closes every tunnel and the listener; safe to call twice. */
-  close(): void {
+  /** Closes every tunnel and both listeners; safe to call twice. */
+  async close(): Promise<void> {
     this.delivery.close();
     this.sessions.closeAll();
     this.uws.close();
+    await this.kubeedge?.close();
   }
 
   #ackFailed(err: unknown): void {

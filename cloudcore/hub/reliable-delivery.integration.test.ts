@@ -40,6 +40,7 @@ describe("reliable delivery over the tunnel", () => {
       metrics: createCloudcoreMetrics(),
       host: "127.0.0.1",
       port: 0,
+      kubeedgePort: null,
       advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
       ackTimeoutMs: 60_000,
       logger: quiet,
@@ -59,7 +60,7 @@ describe("reliable delivery over the tunnel", () => {
   });
   afterAll(async () => {
     await edge.close();
-    hub.close();
+    await hub.close();
   });
 
   it("keeps per-object order, redelivers unacked messages after a forced disconnect, and never resends acked versions", async () => {

@@ -97,7 +97,7 @@ export class SessionManager {
   }
 
   /** One frame from `session`'s socket. A bad frame is counted, logged and answered by nothing. */
-  receive(session: NodeSession, frame: ArrayBuffer | string): void {
+  receive(session: NodeSession, frame: ArrayBuffer | Uint8Array | string): void {
     session.lastSeen = this.options.now();
     let message: Message;
     try {
