@@ -33,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/main.ts", "**/cli.ts", "scripts/**/*.ts"],
+    files: ["**/main.ts", "**/cli.ts", "scripts/**/*.ts", "bench/**/*.ts"],
     rules: { "no-restricted-syntax": "off" },
   },
 );

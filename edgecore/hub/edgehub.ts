@@ -30,6 +30,8 @@ export interface EdgeHubOptions {
   readonly keepaliveIntervalMs?: number;
   readonly backoff?: BackoffOptions;
   readonly handshakeTimeoutMs?: number;
+  /** Source address to dial from (the simulator spreads tunnels over many 127.x addresses). */
+  readonly localAddress?: string;
   readonly logger?: Logger;
   readonly random?: () => number;
 }
@@ -156,6 +158,7 @@ export class EdgeHub {
       perMessageDeflate: false,
       handshakeTimeout: options.handshakeTimeoutMs ?? EDGEHUB_DEFAULTS.handshakeTimeoutMs,
       maxPayload: 64 * 1024 * 1024,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
     this.#socket = socket;
     return new Promise<boolean>((resolve, reject) => {

@@ -1,0 +1,115 @@
+/** Tunnel benchmark client process: holds a shard of edge tunnels and drives echo traffic. */
+import * as hdr from "hdr-histogram-js";
+import { pino } from "pino";
+import { EdgeHub } from "../../edgecore/hub/edgehub.js";
+import { newMessage } from "../../protocol/message.js";
+import { CertificateAuthority, generateKeyPair, privateKeyPem } from "../../protocol/pki.js";
+import { ECHO_RESOURCE, type ClientStart, type FromClient, type ToClient } from "./messages.js";
+
+const reply = (message: FromClient): void => void process.send?.(message);
+const edges: EdgeHub[] = [];
+/** Send time (ns) of each outstanding echo, by msg_id. */
+const outstanding = new Map<string, bigint>();
+let onEcho: (rttMicros: number) => void = () => undefined;
+
+async function start(message: ClientStart): Promise<void> {
+  const ca = await CertificateAuthority.fromDer(Buffer.from(message.caCertDer, "base64"), Buffer.from(message.caKeyDer, "base64"));
+  // One key for the shard keeps set-up fast; every node has its own certificate.
+  const keys = await generateKeyPair();
+  const keyPem = await privateKeyPem(keys.privateKey);
+  const log = pino({ level: "silent" });
+  for (let i = 0; i < message.count; i++) {
+    const name = `bench-${message.firstNode + i}`;
+    const cert = await ca.sign(keys.publicKey, { subject: `O=system:nodes, CN=system:node:${name}`, usage: "client" });
+    const edge = new EdgeHub({
+      server: `127.0.0.1:${message.serverPort}`,
+      nodeName: name,
+      credentials: { caPem: ca.certPem, certPem: cert.toString("pem"), keyPem },
+      localAddress: message.localAddress,
+      logger: log,
+    });
+    edge.onMessage((m) => {
+      const sent = m.header.parent_msg_id ? outstanding.get(m.header.parent_msg_id) : undefined;
+      if (sent === undefined || !m.header.parent_msg_id) return;
+      outstanding.delete(m.header.parent_msg_id);
+      onEcho(Number((process.hrtime.bigint() - sent) / 1000n));
+    });
+    edges.push(edge);
+  }
+  const t0 = performance.now();
+  let failed = 0;
+  // Connect in waves of 500 so the handshake rate, not a thundering herd, is what we measure.
+  for (let i = 0; i < edges.length; i += 500) {
+    const wave = edges.slice(i, i + 500);
+    wave.forEach((e) => e.start());
+    const results = await Promise.allSettled(
+      wave.map((e) => Promise.race([e.connected(), new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 60_000))])),
+    );
+    failed += results.filter((r) => r.status === "rejected").length;
+  }
+  reply({ type: "connected", count: edges.length - failed, elapsedMs: performance.now() - t0, failed });
+}
+
+function echo(payload: string): boolean {
+  const edge = edges[Math.floor(Math.random() * edges.length)];
+  if (!edge) return false;
+  const message = newMessage({ source: "edged", group: "meta", operation: "query", resource: ECHO_RESOURCE, content: payload });
+  outstanding.set(message.header.msg_id, process.hrtime.bigint());
+  return edge.send(message);
+}
+
+async function ratePhase(rate: number, durationMs: number, payloadBytes: number): Promise<void> {
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let received = 0;
+  onEcho = (us) => {
+    histogram.recordValue(us);
+    received++;
+  };
+  const payload = "x".repeat(payloadBytes);
+  let sent = 0;
+  const t0 = performance.now();
+  // Send in 5 ms ticks at the target rate (a paced, open-loop load).
+  while (performance.now() - t0 < durationMs) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    while (sent < due) {
+      echo(payload);
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  reply({ type: "rtt-done", histogram: hdr.encodeIntoCompressedBase64(histogram), sent, received });
+  outstanding.clear();
+}
+
+async function throughputPhase(window: number, durationMs: number, payloadBytes: number): Promise<void> {
+  const payload = "x".repeat(payloadBytes);
+  let received = 0;
+  let running = true;
+  onEcho = () => {
+    received++;
+    if (running) echo(payload);
+  };
+  const t0 = performance.now();
+  for (let i = 0; i < window; i++) echo(payload);
+  await new Promise((r) => setTimeout(r, durationMs));
+  running = false;
+  reply({ type: "throughput-done", received, elapsedMs: performance.now() - t0 });
+  outstanding.clear();
+}
+
+process.on("message", (message: ToClient) => {
+  void (async () => {
+    try {
+      if (message.type === "start") await start(message);
+      else if (message.type === "rtt") await ratePhase(message.rate, message.durationMs, message.payloadBytes);
+      else if (message.type === "throughput") await throughputPhase(message.window, message.durationMs, message.payloadBytes);
+      else {
+        // Closing handshakes of thousands of tunnels add nothing to the figures: drop them.
+        process.exit(0);
+      }
+    } catch (err) {
+      reply({ type: "error", code: (err as { code?: string }).code ?? "EF_ERR_BENCH", message: (err as Error).message });
+    }
+  })();
+});
