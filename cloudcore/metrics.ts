@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** cloudcore's Prometheus metrics, registered on one registry per cloudcore instance. */
 export interface CloudcoreMetrics {
@@ -10,6 +10,8 @@ export interface CloudcoreMetrics {
   readonly connectedNodes: Gauge;
   /** Frames waiting in cloudhub's per-node queues (the socket buffer was full). */
   readonly queuedFrames: Gauge;
+  /** Time a frame waited in cloudhub before it was written to the socket. */
+  readonly sendWait: Histogram;
   readonly messagesIn: Counter<"operation" | "type">;
   readonly messagesOut: Counter<"operation" | "type">;
   /** Frames the decoder refused, by error code. */
@@ -42,6 +44,12 @@ export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetr
     queuedFrames: new Gauge({
       name: "edgefleet_tunnel_queued_frames",
       help: "Frames waiting in per-node queues because the socket buffer was full",
+      registers,
+    }),
+    sendWait: new Histogram({
+      name: "edgefleet_tunnel_send_wait_seconds",
+      help: "Time a frame waited in the per-node queue before being written to the socket (0 when written at once)",
+      buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10, 60],
       registers,
     }),
     messagesIn: new Counter({

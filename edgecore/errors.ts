@@ -17,3 +17,15 @@ export class JoinError extends EdgecoreError {
     super(message, options);
   }
 }
+
+/** A request to the cloud got no response in time. */
+export class RequestTimeoutError extends EdgecoreError {
+  override readonly name = "RequestTimeoutError";
+  override readonly code = "EF_ERR_REQUEST_TIMEOUT";
+}
+
+/** edgehub was closed while a request was waiting. */
+export class EdgeHubClosedError extends EdgecoreError {
+  override readonly name = "EdgeHubClosedError";
+  override readonly code = "EF_ERR_EDGEHUB_CLOSED";
+}

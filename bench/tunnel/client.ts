@@ -13,14 +13,20 @@ const outstanding = new Map<string, bigint>();
 let onEcho: (rttMicros: number) => void = () => undefined;
 
 async function start(message: ClientStart): Promise<void> {
-  const ca = await CertificateAuthority.fromDer(Buffer.from(message.caCertDer, "base64"), Buffer.from(message.caKeyDer, "base64"));
+  const ca = await CertificateAuthority.fromDer(
+    Buffer.from(message.caCertDer, "base64"),
+    Buffer.from(message.caKeyDer, "base64"),
+  );
   // One key for the shard keeps set-up fast; every node has its own certificate.
   const keys = await generateKeyPair();
   const keyPem = await privateKeyPem(keys.privateKey);
   const log = pino({ level: "silent" });
   for (let i = 0; i < message.count; i++) {
     const name = `bench-${message.firstNode + i}`;
-    const cert = await ca.sign(keys.publicKey, { subject: `O=system:nodes, CN=system:node:${name}`, usage: "client" });
+    const cert = await ca.sign(keys.publicKey, {
+      subject: `O=system:nodes, CN=system:node:${name}`,
+      usage: "client",
+    });
     const edge = new EdgeHub({
       server: `127.0.0.1:${message.serverPort}`,
       nodeName: name,
@@ -43,7 +49,12 @@ async function start(message: ClientStart): Promise<void> {
     const wave = edges.slice(i, i + 500);
     wave.forEach((e) => e.start());
     const results = await Promise.allSettled(
-      wave.map((e) => Promise.race([e.connected(), new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 60_000))])),
+      wave.map((e) =>
+        Promise.race([
+          e.connected(),
+          new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 60_000)),
+        ]),
+      ),
     );
     failed += results.filter((r) => r.status === "rejected").length;
   }
@@ -53,13 +64,23 @@ async function start(message: ClientStart): Promise<void> {
 function echo(payload: string): boolean {
   const edge = edges[Math.floor(Math.random() * edges.length)];
   if (!edge) return false;
-  const message = newMessage({ source: "edged", group: "meta", operation: "query", resource: ECHO_RESOURCE, content: payload });
+  const message = newMessage({
+    source: "edged",
+    group: "meta",
+    operation: "query",
+    resource: ECHO_RESOURCE,
+    content: payload,
+  });
   outstanding.set(message.header.msg_id, process.hrtime.bigint());
   return edge.send(message);
 }
 
 async function ratePhase(rate: number, durationMs: number, payloadBytes: number): Promise<void> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let received = 0;
   onEcho = (us) => {
     histogram.recordValue(us);
@@ -102,14 +123,20 @@ process.on("message", (message: ToClient) => {
   void (async () => {
     try {
       if (message.type === "start") await start(message);
-      else if (message.type === "rtt") await ratePhase(message.rate, message.durationMs, message.payloadBytes);
-      else if (message.type === "throughput") await throughputPhase(message.window, message.durationMs, message.payloadBytes);
+      else if (message.type === "rtt")
+        await ratePhase(message.rate, message.durationMs, message.payloadBytes);
+      else if (message.type === "throughput")
+        await throughputPhase(message.window, message.durationMs, message.payloadBytes);
       else {
         // Closing handshakes of thousands of tunnels add nothing to the figures: drop them.
         process.exit(0);
       }
     } catch (err) {
-      reply({ type: "error", code: (err as { code?: string }).code ?? "EF_ERR_BENCH", message: (err as Error).message });
+      reply({
+        type: "error",
+        code: (err as { code?: string }).code ?? "EF_ERR_BENCH",
+        message: (err as Error).message,
+      });
     }
   })();
 });

@@ -20,7 +20,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number, got "${value}"`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive whole number, got "${value}"`);
     return n;
   };
 }
@@ -44,12 +45,22 @@ interface Flags {
 }
 
 function spawn(script: string): ChildProcess {
-  return fork(join(here, script), [], { execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return fork(join(here, script), [], {
+    execArgv: ["--import", "tsx", "--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
 }
 
-function next<T extends { type: string }>(child: ChildProcess, type: T["type"], timeoutMs = 600_000): Promise<T> {
+function next<T extends { type: string }>(
+  child: ChildProcess,
+  type: T["type"],
+  timeoutMs = 600_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onMessage = (message: T | { type: "error"; message: string }): void => {
       if (message.type === "error") {
         clearTimeout(timer);
@@ -78,7 +89,9 @@ async function run(flags: Flags): Promise<void> {
     const { port } = await next<Extract<FromServer, { type: "ready" }>>(server, "ready");
     server.send({ type: "rss" } satisfies ToServer);
     const idle = await next<Extract<FromServer, { type: "rss" }>>(server, "rss");
-    log(`cloudhub up on :${port} (RSS ${(idle.rssBytes / 2 ** 20).toFixed(1)} MiB); opening ${flags.tunnels} tunnels from ${flags.clients} processes`);
+    log(
+      `cloudhub up on :${port} (RSS ${(idle.rssBytes / 2 ** 20).toFixed(1)} MiB); opening ${flags.tunnels} tunnels from ${flags.clients} processes`,
+    );
 
     const per = Math.ceil(flags.tunnels / flags.clients);
     const t0 = performance.now();
@@ -96,7 +109,9 @@ async function run(flags: Flags): Promise<void> {
         localAddress: `127.0.1.${c + 1}`,
       } satisfies ToClient);
     }
-    const connected = await Promise.all(clients.map((c) => next<Extract<FromClient, { type: "connected" }>>(c, "connected")));
+    const connected = await Promise.all(
+      clients.map((c) => next<Extract<FromClient, { type: "connected" }>>(c, "connected")),
+    );
     const setupMs = performance.now() - t0;
     const opened = connected.reduce((n, c) => n + c.count, 0);
     const failed = connected.reduce((n, c) => n + c.failed, 0);
@@ -105,20 +120,42 @@ async function run(flags: Flags): Promise<void> {
     server.send({ type: "rss" } satisfies ToServer);
     const loaded = await next<Extract<FromServer, { type: "rss" }>>(server, "rss");
     const perTunnelKiB = (loaded.rssBytes - idle.rssBytes) / opened / 1024;
-    log(`${opened} tunnels open (${failed} failed) in ${(dialMs / 1000).toFixed(1)} s of dialling; server sessions ${loaded.sessions}`);
+    log(
+      `${opened} tunnels open (${failed} failed) in ${(dialMs / 1000).toFixed(1)} s of dialling; server sessions ${loaded.sessions}`,
+    );
 
     const perClientRate = flags.rate / flags.clients;
-    clients.forEach((c) => c.send({ type: "rtt", rate: perClientRate, durationMs: flags.duration, payloadBytes: flags.payload } satisfies ToClient));
-    const rtt = await Promise.all(clients.map((c) => next<Extract<FromClient, { type: "rtt-done" }>>(c, "rtt-done")));
-    const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+    clients.forEach((c) =>
+      c.send({
+        type: "rtt",
+        rate: perClientRate,
+        durationMs: flags.duration,
+        payloadBytes: flags.payload,
+      } satisfies ToClient),
+    );
+    const rtt = await Promise.all(
+      clients.map((c) => next<Extract<FromClient, { type: "rtt-done" }>>(c, "rtt-done")),
+    );
+    const merged = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
     for (const r of rtt) merged.add(hdr.decodeFromCompressedBase64(r.histogram));
     const sent = rtt.reduce((n, r) => n + r.sent, 0);
     const echoed = rtt.reduce((n, r) => n + r.received, 0);
 
     clients.forEach((c) =>
-      c.send({ type: "throughput", window: flags.window, durationMs: flags.duration, payloadBytes: flags.payload } satisfies ToClient),
+      c.send({
+        type: "throughput",
+        window: flags.window,
+        durationMs: flags.duration,
+        payloadBytes: flags.payload,
+      } satisfies ToClient),
     );
-    const tp = await Promise.all(clients.map((c) => next<Extract<FromClient, { type: "throughput-done" }>>(c, "throughput-done")));
+    const tp = await Promise.all(
+      clients.map((c) => next<Extract<FromClient, { type: "throughput-done" }>>(c, "throughput-done")),
+    );
     const maxRate = tp.reduce((n, t) => n + t.received / (t.elapsedMs / 1000), 0);
 
     const report = {
@@ -126,8 +163,20 @@ async function run(flags: Flags): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       params: { ...flags },
-      tunnels: { opened, failed, clientProcesses: flags.clients, sourceAddresses: flags.clients, setupSeconds: setupMs / 1000, dialSeconds: dialMs / 1000, perSecond: opened / (dialMs / 1000) },
-      serverMemory: { idleRssMiB: idle.rssBytes / 2 ** 20, loadedRssMiB: loaded.rssBytes / 2 ** 20, perIdleTunnelKiB: perTunnelKiB },
+      tunnels: {
+        opened,
+        failed,
+        clientProcesses: flags.clients,
+        sourceAddresses: flags.clients,
+        setupSeconds: setupMs / 1000,
+        dialSeconds: dialMs / 1000,
+        perSecond: opened / (dialMs / 1000),
+      },
+      serverMemory: {
+        idleRssMiB: idle.rssBytes / 2 ** 20,
+        loadedRssMiB: loaded.rssBytes / 2 ** 20,
+        perIdleTunnelKiB: perTunnelKiB,
+      },
       roundTrip: {
         targetRate: flags.rate,
         payloadBytes: flags.payload,
@@ -140,27 +189,49 @@ async function run(flags: Flags): Promise<void> {
       maxEchoPerSecond: maxRate,
     };
     log("");
-    log(`tunnel set-up           ${report.tunnels.perSecond.toFixed(0)} tunnels/s (TLS + upgrade + assertion check)`);
-    log(`server RSS per tunnel   ${perTunnelKiB.toFixed(1)} KiB (idle ${report.serverMemory.idleRssMiB.toFixed(0)} MiB → ${report.serverMemory.loadedRssMiB.toFixed(0)} MiB)`);
-    log(`echo RTT @${flags.rate}/s    p50 ${report.roundTrip.p50Ms.toFixed(2)} ms, p99 ${report.roundTrip.p99Ms.toFixed(2)} ms (${echoed}/${sent} echoed, ${flags.payload} B)`);
-    log(`max echo rate           ${maxRate.toFixed(0)} msgs/s each way (window ${flags.window} per client process)`);
+    log(
+      `tunnel set-up           ${report.tunnels.perSecond.toFixed(0)} tunnels/s (TLS + upgrade + assertion check)`,
+    );
+    log(
+      `server RSS per tunnel   ${perTunnelKiB.toFixed(1)} KiB (idle ${report.serverMemory.idleRssMiB.toFixed(0)} MiB → ${report.serverMemory.loadedRssMiB.toFixed(0)} MiB)`,
+    );
+    log(
+      `echo RTT @${flags.rate}/s    p50 ${report.roundTrip.p50Ms.toFixed(2)} ms, p99 ${report.roundTrip.p99Ms.toFixed(2)} ms (${echoed}/${sent} echoed, ${flags.payload} B)`,
+    );
+    log(
+      `max echo rate           ${maxRate.toFixed(0)} msgs/s each way (window ${flags.window} per client process)`,
+    );
     mkdirSync(dirname(flags.report), { recursive: true });
     writeFileSync(flags.report, JSON.stringify(report, null, 2) + "\n");
     log(`report: ${flags.report}`);
   } finally {
     for (const c of clients) c.send({ type: "stop" } satisfies ToClient);
     server.send({ type: "stop" } satisfies ToServer);
-    await Promise.all([...clients, server].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+    await Promise.all(
+      [...clients, server].map(
+        (c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r))),
+      ),
+    );
   }
 }
 
 const program = new Command("bench:tunnel")
   .option("--tunnels <n>", "tunnels to open", positiveInt("--tunnels"), 10_000)
-  .option("--clients <n>", "client processes (one 127.0.1.x source address each)", positiveInt("--clients"), 4)
+  .option(
+    "--clients <n>",
+    "client processes (one 127.0.1.x source address each)",
+    positiveInt("--clients"),
+    4,
+  )
   .option("--rate <n>", "echo messages per second for the round-trip phase", positiveInt("--rate"), 10_000)
   .option("--duration <d>", "length of each load phase", durationMs, 10_000)
   .option("--payload <bytes>", "echo payload size", positiveInt("--payload"), 1024)
-  .option("--window <n>", "outstanding echoes per client process in the throughput phase", positiveInt("--window"), 2000)
+  .option(
+    "--window <n>",
+    "outstanding echoes per client process in the throughput phase",
+    positiveInt("--window"),
+    2000,
+  )
   .option("--report <path>", "JSON report", "reports/bench-tunnel.json")
   .action((flags: Flags) => run(flags));
 

@@ -35,8 +35,18 @@ export interface ThroughputPhase {
 }
 export type ToClient = ClientStart | RatePhase | ThroughputPhase | { readonly type: "stop" };
 export type FromClient =
-  | { readonly type: "connected"; readonly count: number; readonly elapsedMs: number; readonly failed: number }
-  | { readonly type: "rtt-done"; readonly histogram: string; readonly sent: number; readonly received: number }
+  | {
+      readonly type: "connected";
+      readonly count: number;
+      readonly elapsedMs: number;
+      readonly failed: number;
+    }
+  | {
+      readonly type: "rtt-done";
+      readonly histogram: string;
+      readonly sent: number;
+      readonly received: number;
+    }
   | { readonly type: "throughput-done"; readonly received: number; readonly elapsedMs: number }
   | { readonly type: "error"; readonly code: string; readonly message: string };
 

@@ -12,7 +12,10 @@ let hub: CloudHub | undefined;
 process.on("message", (message: ToServer) => {
   void (async () => {
     if (message.type === "start") {
-      const ca = await CertificateAuthority.fromDer(Buffer.from(message.caCertDer, "base64"), Buffer.from(message.caKeyDer, "base64"));
+      const ca = await CertificateAuthority.fromDer(
+        Buffer.from(message.caCertDer, "base64"),
+        Buffer.from(message.caKeyDer, "base64"),
+      );
       hub = await CloudHub.start({
         ca,
         metrics: createCloudcoreMetrics(),

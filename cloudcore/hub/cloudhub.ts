@@ -126,7 +126,8 @@ export class CloudHub {
       metrics: options.metrics,
       log,
     });
-    const kubeedgePort = options.kubeedgePort === undefined ? CLOUDHUB_DEFAULTS.kubeedgePort : options.kubeedgePort;
+    const kubeedgePort =
+      options.kubeedgePort === undefined ? CLOUDHUB_DEFAULTS.kubeedgePort : options.kubeedgePort;
     const kubeedge =
       kubeedgePort === null
         ? undefined

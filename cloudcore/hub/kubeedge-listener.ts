@@ -22,7 +22,8 @@ export interface KubeEdgeListenerOptions {
 }
 
 // KubeEdge's cloudhub: TLS >= 1.2, TLS 1.2 suites ECDHE-ECDSA only.
-const TLS12_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
+const TLS12_CIPHERS =
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
 
 /**
  * The door for KubeEdge's own edgecore, on Node's HTTP parser (which, unlike uWS, accepts the
@@ -45,8 +46,14 @@ export class KubeEdgeListener {
       minVersion: "TLSv1.2",
       ciphers: `TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:${TLS12_CIPHERS}`,
     });
-    this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxFrameBytes });
-    this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: options.maxFrameBytes,
+    });
+    this.#server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
     this.#server.on("request", (_req, res) => {
       res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket upgrade required\n");
     });
@@ -80,9 +87,14 @@ export class KubeEdgeListener {
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { metrics, log } = this.options;
     const refuse = (status: number, reason: string): void => {
-      metrics.tunnelAttempts.inc({ listener: "kubeedge", result: status === 401 ? "unauthorized" : "bad_request" });
+      metrics.tunnelAttempts.inc({
+        listener: "kubeedge",
+        result: status === 401 ? "unauthorized" : "bad_request",
+      });
       log.warn({ reason }, "tunnel refused");
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Bad Request"}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? "Unauthorized" : "Bad Request"}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`,
+      );
     };
     const tls = socket as TLSSocket;
     const peer = tls.getPeerCertificate(false);
@@ -98,7 +110,10 @@ export class KubeEdgeListener {
       return;
     }
     if (claimed !== certNode) {
-      refuse(401, `node_id header ${JSON.stringify(claimed ?? "")} does not match the certificate's node ${certNode}`);
+      refuse(
+        401,
+        `node_id header ${JSON.stringify(claimed ?? "")} does not match the certificate's node ${certNode}`,
+      );
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

@@ -34,7 +34,10 @@ describe("cloudhub capacity", () => {
     const keyPem = await privateKeyPem(keys.privateKey);
     for (let i = 0; i < TUNNELS; i++) {
       const name = `cap-${i}`;
-      const cert = await ca.sign(keys.publicKey, { subject: `O=system:nodes, CN=system:node:${name}`, usage: "client" });
+      const cert = await ca.sign(keys.publicKey, {
+        subject: `O=system:nodes, CN=system:node:${name}`,
+        usage: "client",
+      });
       const edge = new EdgeHub({
         server: `127.0.0.1:${hub.port}`,
         nodeName: name,
@@ -55,7 +58,15 @@ describe("cloudhub capacity", () => {
     expect((await metrics.connectedNodes.get()).values[0]?.value).toBe(TUNNELS);
 
     for (let i = 0; i < TUNNELS; i++) {
-      hub.send(`cap-${i}`, newMessage({ source: "edgecontroller", group: "resource", operation: "update", resource: "null/node/x" }));
+      hub.send(
+        `cap-${i}`,
+        newMessage({
+          source: "edgecontroller",
+          group: "resource",
+          operation: "update",
+          resource: "null/node/x",
+        }),
+      );
     }
     const deadline = Date.now() + 20_000;
     while (received.size < TUNNELS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

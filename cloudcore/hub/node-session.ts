@@ -10,6 +10,15 @@ export interface NodeSessionOptions {
   readonly now: () => number;
 }
 
+/** What a session reports about its queue, for metrics. */
+export interface SessionObserver {
+  queued(deltaFrames: number): void;
+  /** A frame was written to the socket after waiting `waitMs` in the queue. */
+  written(waitMs: number): void;
+}
+
+const NO_OBSERVER: SessionObserver = { queued: () => undefined, written: () => undefined };
+
 export type SessionState =
   { readonly type: "open" } | { readonly type: "closed"; readonly code: number; readonly reason: string };
 
@@ -21,6 +30,8 @@ export type SessionState =
 export class NodeSession {
   #state: SessionState = { type: "open" };
   readonly #queue: string[] = [];
+  /** Enqueue time of each frame in #queue, same indexes. */
+  readonly #queuedAt: number[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
   /** Last time anything (keepalive or message) arrived from the edge. */
@@ -31,7 +42,7 @@ export class NodeSession {
     readonly nodeName: string,
     readonly connection: TunnelConnection,
     private readonly options: NodeSessionOptions,
-    private readonly onQueueChange: (deltaFrames: number) => void = () => undefined,
+    private readonly observer: SessionObserver = NO_OBSERVER,
   ) {
     this.connectedAt = options.now();
     this.lastSeen = this.connectedAt;
@@ -58,11 +69,13 @@ export class NodeSession {
     if (this.#state.type !== "open") return false;
     if (this.queuedFrames === 0 && this.connection.bufferedAmount < this.options.highWaterMarkBytes) {
       this.connection.send(frame);
+      this.observer.written(0);
       return true;
     }
     this.#queue.push(frame);
+    this.#queuedAt.push(this.options.now());
     this.#queuedBytes += frame.length;
-    this.onQueueChange(1);
+    this.observer.queued(1);
     if (this.#queuedBytes > this.options.maxQueuedBytes) {
       this.close(CloseCode.SlowConsumer, `edge is not reading: ${this.#queuedBytes} bytes queued`);
       return false;
@@ -73,22 +86,26 @@ export class NodeSession {
   /** Writes queued frames until the socket's buffer reaches the high-water mark again. */
   drain(): void {
     let written = 0;
+    const now = this.options.now();
     while (
       this.#state.type === "open" &&
       this.#queueHead < this.#queue.length &&
       this.connection.bufferedAmount < this.options.highWaterMarkBytes
     ) {
       const frame = this.#queue[this.#queueHead] ?? "";
+      const queuedAt = this.#queuedAt[this.#queueHead] ?? now;
       this.#queueHead++;
       this.#queuedBytes -= frame.length;
       this.connection.send(frame);
+      this.observer.written(now - queuedAt);
       written++;
     }
     if (this.#queueHead === this.#queue.length || this.#queueHead > 1024) {
       this.#queue.splice(0, this.#queueHead);
+      this.#queuedAt.splice(0, this.#queueHead);
       this.#queueHead = 0;
     }
-    if (written > 0) this.onQueueChange(-written);
+    if (written > 0) this.observer.queued(-written);
   }
 
   /** Closes the tunnel and drops whatever was queued; safe to call twice. */
@@ -104,8 +121,9 @@ export class NodeSession {
     this.#state = { type: "closed", code, reason };
     const dropped = this.queuedFrames;
     this.#queue.length = 0;
+    this.#queuedAt.length = 0;
     this.#queueHead = 0;
     this.#queuedBytes = 0;
-    if (dropped > 0) this.onQueueChange(-dropped);
+    if (dropped > 0) this.observer.queued(-dropped);
   }
 }

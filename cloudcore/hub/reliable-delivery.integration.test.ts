@@ -105,6 +105,54 @@ describe("reliable delivery over the tunnel", () => {
     expect(hub.delivery.pending("edge-rel")).toBe(0);
   });
 
+  it("upstream - a request unanswered when the tunnel drops is sent again on reconnect and resolves", async () => {
+    const seen: string[] = [];
+    let answer = false;
+    hub.setHandlers({
+      onMessage: (session, m) => {
+        seen.push(m.header.msg_id);
+        if (answer) session.send(responseTo(m, { Object: { kind: "Node" }, Err: null }));
+      },
+    });
+    const patch = newMessage({
+      source: "edged",
+      group: "meta",
+      operation: "patch",
+      resource: "null/nodepatch/edge-rel",
+      content: "{}",
+    });
+    const response = edge.request(patch, 10_000);
+    await until("request seen", () => seen.length === 1);
+    answer = true;
+    const reconnected = new Promise<void>((resolve) => {
+      const off = edge.onStatus((s) => {
+        if (s.type === "connected") {
+          off();
+          resolve();
+        }
+      });
+    });
+    hub.sessions.get("edge-rel")?.close(CloseCode.ProtocolError, "test cuts the tunnel");
+    await reconnected;
+    const reply = await response;
+    expect(reply.header.parent_msg_id).toBe(patch.header.msg_id);
+    expect(reply.content).toEqual({ Object: { kind: "Node" }, Err: null });
+    expect(seen).toEqual([patch.header.msg_id, patch.header.msg_id]);
+    expect(edge.pendingRequests).toBe(0);
+    hub.setHandlers({});
+  });
+
+  it("upstream - a request without a response times out with a typed error", async () => {
+    const query = newMessage({
+      source: "edged",
+      group: "meta",
+      operation: "query",
+      resource: "default/configmap/none",
+    });
+    await expect(edge.request(query, 200)).rejects.toMatchObject({ code: "EF_ERR_REQUEST_TIMEOUT" });
+    expect(edge.pendingRequests).toBe(0);
+  });
+
   it("messages for an offline node wait and are delivered when it connects", async () => {
     await edge.close();
     const before = received.length;

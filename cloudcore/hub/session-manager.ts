@@ -5,7 +5,7 @@ import { Operation } from "../../protocol/constants.js";
 import type { Message } from "../../protocol/message.js";
 import { parseResource } from "../../protocol/resource.js";
 import type { CloudcoreMetrics } from "../metrics.js";
-import { NodeSession, type NodeSessionOptions } from "./node-session.js";
+import { NodeSession, type NodeSessionOptions, type SessionObserver } from "./node-session.js";
 import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
 
 export interface SessionManagerOptions extends NodeSessionOptions {
@@ -42,12 +42,17 @@ export class SessionManager {
   readonly #sessions = new Map<string, NodeSession>();
   readonly #sweep: NodeJS.Timeout;
   #handlers: SessionHandlers = {};
+  readonly #observer: SessionObserver;
 
   constructor(
     private readonly options: SessionManagerOptions,
     private readonly metrics: CloudcoreMetrics,
     private readonly log: Logger,
   ) {
+    this.#observer = {
+      queued: (delta) => metrics.queuedFrames.inc(delta),
+      written: (waitMs) => metrics.sendWait.observe(waitMs / 1000),
+    };
     this.#sweep = setInterval(
       () => this.#closeSilent(),
       Math.max(250, Math.floor(options.keepaliveTimeoutMs / 4)),
@@ -70,9 +75,7 @@ export class SessionManager {
   /** Registers a just-opened tunnel, closing the node's previous one. */
   attach(nodeName: string, connection: TunnelConnection): NodeSession {
     const previous = this.#sessions.get(nodeName);
-    const session = new NodeSession(nodeName, connection, this.options, (delta) =>
-      this.metrics.queuedFrames.inc(delta),
-    );
+    const session = new NodeSession(nodeName, connection, this.options, this.#observer);
     this.#sessions.set(nodeName, session);
     if (previous) {
       this.log.info({ node: nodeName }, "newer tunnel replaces the open one");

@@ -150,7 +150,15 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     await keEdge.connected();
     expect((await connected).nodeName).toBe("ke-edge");
     const toEdge = nextEvent<Message>((r) => keEdge.onMessage(r));
-    hub.send("ke-edge", newMessage({ source: "edgecontroller", group: "resource", operation: "insert", resource: "default/pod/p" }));
+    hub.send(
+      "ke-edge",
+      newMessage({
+        source: "edgecontroller",
+        group: "resource",
+        operation: "insert",
+        resource: "default/pod/p",
+      }),
+    );
     expect((await toEdge).route.resource).toBe("default/pod/p");
   });
 
@@ -228,7 +236,9 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     });
 
     const refused = await metrics.tunnelAttempts.get();
-    expect(refused.values.find((v) => v.labels.listener === "uws" && v.labels.result === "unauthorized")?.value).toBeGreaterThanOrEqual(2);
+    expect(
+      refused.values.find((v) => v.labels.listener === "uws" && v.labels.result === "unauthorized")?.value,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it("one tunnel per node - a second connection replaces the first (closed with 4000) and stays up (regression: ending the old socket inside the new upgrade broke the new one)", async () => {
@@ -314,5 +324,11 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     );
     expect((await arrived).route.resource).toBe("default/pod/p");
     expect(performance.now() - t0).toBeLessThan(500);
+    // The slow node's frames are counted as waiting; the fast node's went out at once.
+    expect((await metrics.queuedFrames.get()).values[0]?.value).toBeGreaterThan(0);
+    const waits = await metrics.sendWait.get();
+    expect(
+      waits.values.find((v) => v.metricName === "edgefleet_tunnel_send_wait_seconds_count")?.value,
+    ).toBeGreaterThan(0);
   });
 });

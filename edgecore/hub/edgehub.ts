@@ -7,7 +7,15 @@ import { encodeMessage } from "../../protocol/encoder.js";
 import { FrameError } from "../../protocol/errors.js";
 import { newMessage, type Message } from "../../protocol/message.js";
 import { createTunnelAssertion } from "../../protocol/tunnel-assertion.js";
+import { EdgeHubClosedError, RequestTimeoutError } from "../errors.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
+
+interface PendingRequest {
+  readonly message: Message;
+  readonly resolve: (response: Message) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
 
 export interface EdgeCredentials {
   readonly caPem: string;
@@ -26,6 +34,8 @@ export interface EdgeHubOptions {
    */
   readonly cloud?: "edgefleet" | "kubeedge";
   readonly projectId?: string;
+  /** How long request() waits for the cloud's response (KubeEdge's remoteQueryTimeout: 60 s). */
+  readonly requestTimeoutMs?: number;
   /** KubeEdge edgehub's heartbeat: 15 s. */
   readonly keepaliveIntervalMs?: number;
   readonly backoff?: BackoffOptions;
@@ -45,6 +55,7 @@ export type EdgeHubStatus =
 
 export const EDGEHUB_DEFAULTS = {
   keepaliveIntervalMs: 15_000,
+  requestTimeoutMs: 60_000,
   backoff: { initialMs: 500, maxMs: 30_000 },
   handshakeTimeoutMs: 30_000,
 } as const;
@@ -61,6 +72,8 @@ export class EdgeHub {
   #loop: Promise<void> | undefined;
   readonly #messageHandlers: ((message: Message) => void)[] = [];
   readonly #statusHandlers: ((status: EdgeHubStatus) => void)[] = [];
+  /** Requests sent (or waiting to be) whose response has not arrived, in send order. */
+  readonly #pending = new Map<string, PendingRequest>();
   readonly #log: Logger;
 
   constructor(private readonly options: EdgeHubOptions) {
@@ -116,9 +129,45 @@ export class EdgeHub {
     return true;
   }
 
+  /**
+   * Sends a request and resolves with the cloud's response (the message whose parent_msg_id is the
+   * request's id). A request not yet answered when the tunnel drops is sent again, with the same id,
+   * once it is back; one made while disconnected goes out on connect.
+   */
+  request(
+    message: Message,
+    timeoutMs = this.options.requestTimeoutMs ?? EDGEHUB_DEFAULTS.requestTimeoutMs,
+  ): Promise<Message> {
+    if (this.#stop.signal.aborted) return Promise.reject(new EdgeHubClosedError("edgehub is closed"));
+    return new Promise((resolve, reject) => {
+      const id = message.header.msg_id;
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new RequestTimeoutError(
+            `no response to ${message.route.operation} ${message.route.resource} within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      this.#pending.set(id, { message, resolve, reject, timer });
+      this.send(message);
+    });
+  }
+
+  /** Requests still waiting for a response. */
+  get pendingRequests(): number {
+    return this.#pending.size;
+  }
+
   /** Stops reconnecting and closes the tunnel; safe to call twice. */
   async close(): Promise<void> {
     this.#stop.abort();
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new EdgeHubClosedError("edgehub closed before the response arrived"));
+      this.#pending.delete(id);
+    }
     this.#socket?.close(1000, "edgecore stopping");
     await this.#loop?.catch(() => undefined);
     this.#setStatus({ type: "closed" });
@@ -179,6 +228,8 @@ export class EdgeHub {
         opened = true;
         this.#setStatus({ type: "connected", since: Date.now() });
         this.#startKeepalive(socket);
+        // Resume: whatever was asked and not answered goes out again, in order.
+        for (const pending of this.#pending.values()) socket.send(encodeMessage(pending.message));
       });
       socket.on("message", (data: Buffer) => this.#receive(data));
       socket.on("error", (err) => {
@@ -218,6 +269,14 @@ export class EdgeHub {
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       this.#log.warn({ code: err.code, field: err.field, reason: err.message }, "frame from cloud rejected");
+      return;
+    }
+    const parent = message.header.parent_msg_id;
+    const pending = parent ? this.#pending.get(parent) : undefined;
+    if (parent && pending) {
+      this.#pending.delete(parent);
+      clearTimeout(pending.timer);
+      pending.resolve(message);
       return;
     }
     for (const handler of this.#messageHandlers) handler(message);
