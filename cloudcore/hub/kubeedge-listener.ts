@@ -3,27 +3,12 @@ import type { IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import * as x509 from "@peculiar/x509";
-import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
-import { nodeNameOf, type CertificateAuthority } from "../../protocol/pki.js";
-import type { CloudcoreMetrics } from "../metrics.js";
-import type { SessionManager } from "./session-manager.js";
+import { nodeNameOf } from "../../protocol/pki.js";
+import { TLS12_CIPHERS, type ListenerOptions } from "./listener-options.js";
 import type { TunnelConnection } from "./tunnel-connection.js";
 
-export interface KubeEdgeListenerOptions {
-  readonly ca: CertificateAuthority;
-  readonly serving: { readonly certPem: string; readonly keyPem: string };
-  readonly host: string;
-  readonly port: number;
-  readonly maxFrameBytes: number;
-  readonly sessions: SessionManager;
-  readonly metrics: CloudcoreMetrics;
-  readonly log: Logger;
-}
-
-// KubeEdge's cloudhub: TLS >= 1.2, TLS 1.2 suites ECDHE-ECDSA only.
-const TLS12_CIPHERS =
-  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
+export type KubeEdgeListenerOptions = ListenerOptions;
 
 /**
  * The door for KubeEdge's own edgecore, on Node's HTTP parser (which, unlike uWS, accepts the

@@ -27,6 +27,18 @@ async function until(what: string, probe: () => boolean, timeoutMs = 5000): Prom
   }
 }
 
+/** Resolves the next time `edge` (re)connects. */
+function nextConnected(edge: EdgeHub): Promise<void> {
+  return new Promise((resolve) => {
+    const off = edge.onStatus((s) => {
+      if (s.type === "connected") {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
 describe("reliable delivery over the tunnel", () => {
   let hub: CloudHub;
   let edge: EdgeHub;
@@ -81,14 +93,7 @@ describe("reliable delivery over the tunnel", () => {
     expect(received.map(label)).toEqual(["a@1", "b@1", "a@2"]);
 
     // Cut the tunnel; edgehub reconnects by itself.
-    const reconnected = new Promise<void>((resolve) => {
-      const off = edge.onStatus((s) => {
-        if (s.type === "connected") {
-          off();
-          resolve();
-        }
-      });
-    });
+    const reconnected = nextConnected(edge);
     hub.sessions.get("edge-rel")?.close(CloseCode.ProtocolError, "test cuts the tunnel");
     await reconnected;
     await until("redelivery", () => received.length === 5);
@@ -124,14 +129,7 @@ describe("reliable delivery over the tunnel", () => {
     const response = edge.request(patch, 10_000);
     await until("request seen", () => seen.length === 1);
     answer = true;
-    const reconnected = new Promise<void>((resolve) => {
-      const off = edge.onStatus((s) => {
-        if (s.type === "connected") {
-          off();
-          resolve();
-        }
-      });
-    });
+    const reconnected = nextConnected(edge);
     hub.sessions.get("edge-rel")?.close(CloseCode.ProtocolError, "test cuts the tunnel");
     await reconnected;
     const reply = await response;

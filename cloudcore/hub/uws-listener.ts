@@ -3,12 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import uWS from "@trufflesuite/uws-js-unofficial";
 import type { HttpRequest, HttpResponse, us_listen_socket, WebSocket } from "@trufflesuite/uws-js-unofficial";
-import type { Logger } from "pino";
-import type { CertificateAuthority } from "../../protocol/pki.js";
 import { ReplayCache, TunnelAuthError, verifyTunnelAssertion } from "../../protocol/tunnel-assertion.js";
-import type { CloudcoreMetrics } from "../metrics.js";
 import type { NodeSession } from "./node-session.js";
-import type { SessionManager } from "./session-manager.js";
+import { TLS12_CIPHERS, type ListenerOptions } from "./listener-options.js";
 import type { TunnelConnection } from "./tunnel-connection.js";
 
 interface SocketData {
@@ -20,22 +17,7 @@ interface SocketData {
   closing?: boolean;
 }
 
-export interface UwsListenerOptions {
-  readonly ca: CertificateAuthority;
-  /** Serving certificate and key (PEM); uWS reads them from files, written to a private temp dir. */
-  readonly serving: { readonly certPem: string; readonly keyPem: string };
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
-  readonly maxFrameBytes: number;
-  readonly sessions: SessionManager;
-  readonly metrics: CloudcoreMetrics;
-  readonly log: Logger;
-}
-
-// TLS 1.2 suites limited to ECDHE-ECDSA, as KubeEdge's cloudhub; TLS 1.3 suites are not affected.
-const TLS12_CIPHERS =
-  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305";
+export type UwsListenerOptions = ListenerOptions;
 
 /**
  * The uWebSockets.js front door of cloudhub, for edgefleet's edgecore and the simulator.
