@@ -1,9 +1,12 @@
 /** Tunnel benchmark client process: holds a shard of edge tunnels and drives echo traffic. */
 import * as hdr from "hdr-histogram-js";
 import { pino } from "pino";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
+import { joinCloud, type NodeCredentials } from "../../edgecore/hub/join.js";
 import { newMessage } from "../../protocol/message.js";
-import { CertificateAuthority, generateKeyPair, privateKeyPem } from "../../protocol/pki.js";
 import { ECHO_RESOURCE, type ClientStart, type FromClient, type ToClient } from "./messages.js";
 
 const reply = (message: FromClient): void => void process.send?.(message);
@@ -13,24 +16,35 @@ const outstanding = new Map<string, bigint>();
 let onEcho: (rttMicros: number) => void = () => undefined;
 
 async function start(message: ClientStart): Promise<void> {
-  const ca = await CertificateAuthority.fromDer(
-    Buffer.from(message.caCertDer, "base64"),
-    Buffer.from(message.caKeyDer, "base64"),
-  );
-  // One key for the shard keeps set-up fast; every node has its own certificate.
-  const keys = await generateKeyPair();
-  const keyPem = await privateKeyPem(keys.privateKey);
   const log = pino({ level: "silent" });
-  for (let i = 0; i < message.count; i++) {
-    const name = `bench-${message.firstNode + i}`;
-    const cert = await ca.sign(keys.publicKey, {
-      subject: `O=system:nodes, CN=system:node:${name}`,
-      usage: "client",
-    });
+  // Every node joins for real: its own key and CSR, the token, the certificate server.
+  const certRoot = mkdtempSync(join(tmpdir(), "edgefleet-bench-"));
+  const names = Array.from({ length: message.count }, (_, i) => `bench-${message.firstNode + i}`);
+  const credentials: NodeCredentials[] = [];
+  const joinStart = performance.now();
+  for (let i = 0; i < names.length; i += 50) {
+    const batch = names.slice(i, i + 50);
+    const joined = await Promise.all(
+      batch.map((name) =>
+        joinCloud({
+          server: `127.0.0.1:${message.certificatePort}`,
+          token: message.token,
+          nodeName: name,
+          certDir: join(certRoot, name),
+        }),
+      ),
+    );
+    credentials.push(...joined);
+  }
+  reply({ type: "joined", count: credentials.length, elapsedMs: performance.now() - joinStart });
+  rmSync(certRoot, { recursive: true, force: true });
+  for (let i = 0; i < names.length; i++) {
+    const creds = credentials[i];
+    if (!creds) continue;
     const edge = new EdgeHub({
       server: `127.0.0.1:${message.serverPort}`,
-      nodeName: name,
-      credentials: { caPem: ca.certPem, certPem: cert.toString("pem"), keyPem },
+      nodeName: names[i] ?? "",
+      credentials: { caPem: creds.caPem, certPem: creds.certPem, keyPem: creds.keyPem },
       localAddress: message.localAddress,
       logger: log,
     });

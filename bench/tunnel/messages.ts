@@ -2,18 +2,24 @@
 
 export interface ServerStart {
   readonly type: "start";
-  readonly caCertDer: string;
-  readonly caKeyDer: string;
+  /** Admin kubeconfig of the real apiserver that holds the CA and join tokens. */
+  readonly kubeconfig: string;
+  readonly namespace: string;
 }
 export type ToServer = ServerStart | { readonly type: "rss" } | { readonly type: "stop" };
 export type FromServer =
-  | { readonly type: "ready"; readonly port: number }
+  | {
+      readonly type: "ready";
+      readonly port: number;
+      readonly certificatePort: number;
+      readonly token: string;
+    }
   | { readonly type: "rss"; readonly rssBytes: number; readonly sessions: number };
 
 export interface ClientStart {
   readonly type: "start";
-  readonly caCertDer: string;
-  readonly caKeyDer: string;
+  readonly token: string;
+  readonly certificatePort: number;
   readonly serverPort: number;
   readonly firstNode: number;
   readonly count: number;
@@ -35,6 +41,7 @@ export interface ThroughputPhase {
 }
 export type ToClient = ClientStart | RatePhase | ThroughputPhase | { readonly type: "stop" };
 export type FromClient =
+  | { readonly type: "joined"; readonly count: number; readonly elapsedMs: number }
   | {
       readonly type: "connected";
       readonly count: number;
