@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     await env.stop();
   };
   process.once("SIGINT", () => void stop());
+  process.once("SIGTERM", () => void stop());
   try {
     const kubernetes = env.info.kubernetes;
     if (!kubernetes) throw new Error("environment started without kubernetes");

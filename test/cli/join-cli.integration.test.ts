@@ -8,6 +8,7 @@ import * as x509 from "@peculiar/x509";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CertificateServer } from "../../cloudcore/hub/certificate-server.js";
+import { CloudHub } from "../../cloudcore/hub/cloudhub.js";
 import { createCloudcoreMetrics } from "../../cloudcore/metrics.js";
 import { loadOrCreateCa } from "../../cloudcore/security/ca-store.js";
 import { JoinTokens } from "../../cloudcore/security/join-tokens.js";
@@ -36,6 +37,7 @@ describe("cloudcore token / edgecore join CLIs", () => {
   const namespace = `edgefleet-cli-${randomBytes(3).toString("hex")}`;
   const certDir = mkdtempSync(join(tmpdir(), "edgefleet-cli-"));
   let server: CertificateServer;
+  let hub: CloudHub;
 
   beforeAll(async () => {
     const ca = await loadOrCreateCa(core, namespace);
@@ -48,8 +50,18 @@ describe("cloudcore token / edgecore join CLIs", () => {
       advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
       logger: pino({ level: "error" }),
     });
+    hub = await CloudHub.start({
+      ca,
+      metrics: createCloudcoreMetrics(),
+      host: "127.0.0.1",
+      port: 0,
+      kubeedgePort: null,
+      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
+      logger: pino({ level: "error" }),
+    });
   });
   afterAll(async () => {
+    await hub.close();
     await server.close();
     rmSync(certDir, { recursive: true, force: true });
     await core.deleteNamespace({ name: namespace });
@@ -83,8 +95,11 @@ describe("cloudcore token / edgecore join CLIs", () => {
       "cli-edge",
       "--cert-dir",
       certDir,
+      "--tunnel",
+      `127.0.0.1:${hub.port}`,
     ]);
     expect(joined.stderr).toMatch(/joined as cli-edge/);
+    expect(joined.stderr).toMatch(/tunnel to 127\.0\.0\.1:\d+ is up with the new certificate/);
     expect(joined.code).toBe(0);
     expect(nodeNameOf(new x509.X509Certificate(readFileSync(join(certDir, "node.crt"), "utf8")))).toBe(
       "cli-edge",
