@@ -18,16 +18,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     `[env] up in ${((Date.now() - t0) / 1000).toFixed(1)} s, state in ${env.info.stateDir}\n`,
   );
   project.provide("env", env.info);
-  // A runner stopped by a signal (CI timeout, Ctrl-C) skips teardown; the servers run in their own
-  // process groups and would outlive it.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void env.stop().finally(() => process.kill(process.pid, signal));
-  };
-  process.once("SIGTERM", onSignal);
-  process.once("SIGINT", onSignal);
+  // A runner stopped by a signal skips this teardown; managed-process.ts's reaper then kills the
+  // servers once the runner is gone.
   return async () => {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
     await env.stop();
   };
 }

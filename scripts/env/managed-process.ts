@@ -1,5 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ProcessExitedError } from "./errors.js";
 import { waitFor } from "./wait.js";
@@ -27,7 +37,35 @@ export type ProcessState =
 
 // Every process group we started, so that a crashing test runner does not leave servers behind.
 const live = new Set<ChildProcess>();
+
+/**
+ * A runner killed by a signal (vitest exits on SIGTERM before any async teardown) runs no exit
+ * hook, and our servers, each in its own process group, would outlive it. A detached shell watches
+ * this process and SIGKILLs the groups listed in a file once it is gone.
+ */
+const REAPER_FILE = join(tmpdir(), `edgefleet-reaper-${process.pid}.pgids`);
+let reaperStarted = false;
+
+function registerGroup(pgid: number): void {
+  appendFileSync(REAPER_FILE, `${pgid}\n`);
+  if (reaperStarted) return;
+  reaperStarted = true;
+  const script =
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+    `if [ -f "${REAPER_FILE}" ]; then for g in $(cat "${REAPER_FILE}"); do kill -KILL -$g 2>/dev/null; done; rm -f "${REAPER_FILE}"; fi`;
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+}
+
+function unregisterGroup(pgid: number): void {
+  if (!existsSync(REAPER_FILE)) return;
+  const rest = readFileSync(REAPER_FILE, "utf8")
+    .split("\n")
+    .filter((line) => line !== "" && line !== String(pgid));
+  writeFileSync(REAPER_FILE, rest.map((g) => `${g}\n`).join(""));
+}
+
 process.once("exit", () => {
+  rmSync(REAPER_FILE, { force: true });
   for (const child of live) {
     if (child.pid !== undefined) {
       try {
@@ -72,10 +110,13 @@ export class ManagedProcess {
     closeSync(logFd);
     this.#child = child;
     live.add(child);
+    const pgid = child.pid;
+    if (pgid !== undefined) registerGroup(pgid);
     const exitedEarly = new AbortController();
     this.#exited = new Promise<void>((resolve) => {
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         live.delete(child);
+        if (pgid !== undefined) unregisterGroup(pgid);
         this.#state = { type: "stopped", code, signal };
         exitedEarly.abort(
           new ProcessExitedError(
