@@ -233,3 +233,19 @@ export class CertificateAuthority {
     });
   }
 }
+
+/**
+ * The serving certificate of a cloudcore endpoint (tunnel, certificate server), as KubeEdge names it
+ * (CN and O `KubeEdge`), valid for the names and addresses edges dial.
+ */
+export function issueServingCertificate(
+  ca: CertificateAuthority,
+  advertise: { readonly dnsNames: readonly string[]; readonly ipAddresses: readonly string[] },
+): Promise<IssuedCertificate> {
+  return ca.issue({
+    subject: "CN=KubeEdge, O=KubeEdge",
+    usage: "server",
+    dnsNames: advertise.dnsNames,
+    ipAddresses: advertise.ipAddresses,
+  });
+}

@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import * as x509 from "@peculiar/x509";
 import { pino, type Logger } from "pino";
-import { nodeNameOf, type CertificateAuthority } from "../../protocol/pki.js";
+import { isNodeName } from "../../protocol/names.js";
+import { issueServingCertificate, nodeNameOf, type CertificateAuthority } from "../../protocol/pki.js";
 import { CertificateRequestError, JoinTokenError } from "../errors.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import type { JoinTokens } from "../security/join-tokens.js";
@@ -14,8 +15,6 @@ import type { JoinTokens } from "../security/join-tokens.js";
 export const DEFAULT_CERTIFICATE_PORT = 10002;
 /** KubeEdge caps CSR bodies at 1 MiB. */
 const MAX_BODY_BYTES = 1024 * 1024;
-// Kubernetes node names are DNS-1123 subdomains.
-const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // Go's x509.ExtKeyUsage values an edge may ask for in the ExtKeyUsages header.
 const GO_EXT_KEY_USAGE_SERVER_AUTH = 1;
 const GO_EXT_KEY_USAGE_CLIENT_AUTH = 2;
@@ -76,12 +75,7 @@ export class CertificateServer {
   }
 
   static async start(options: CertificateServerOptions): Promise<CertificateServer> {
-    const serving = await options.ca.issue({
-      subject: "CN=KubeEdge, O=KubeEdge",
-      usage: "server",
-      dnsNames: options.advertise.dnsNames,
-      ipAddresses: options.advertise.ipAddresses,
-    });
+    const serving = await issueServingCertificate(options.ca, options.advertise);
     const server = new CertificateServer(options, serving);
     await new Promise<void>((resolve, reject) => {
       server.#server.once("error", reject);
@@ -142,7 +136,7 @@ export class CertificateServer {
     if (req.method !== "GET" && req.method !== "POST")
       throw new HttpRefusal(405, "bad_request", "use GET (KubeEdge) or POST");
     const nodeName = header(req, "nodename");
-    if (!nodeName || nodeName.length > 253 || !NODE_NAME.test(nodeName)) {
+    if (!nodeName || !isNodeName(nodeName)) {
       throw new HttpRefusal(
         400,
         "bad_request",

@@ -3,7 +3,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../../protocol/decoder.js";
 import { requiresAck } from "../../protocol/ack-policy.js";
 import { Operation } from "../../protocol/constants.js";
 import type { Message } from "../../protocol/message.js";
-import type { CertificateAuthority } from "../../protocol/pki.js";
+import { issueServingCertificate, type CertificateAuthority } from "../../protocol/pki.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { MemoryAckStore, type AckStore } from "./ack-store.js";
 import { KubeEdgeListener } from "./kubeedge-listener.js";
@@ -110,12 +110,7 @@ export class CloudHub {
       options.metrics,
       log,
     );
-    const serving = await options.ca.issue({
-      subject: "CN=KubeEdge, O=KubeEdge",
-      usage: "server",
-      dnsNames: options.advertise.dnsNames,
-      ipAddresses: options.advertise.ipAddresses,
-    });
+    const serving = await issueServingCertificate(options.ca, options.advertise);
     const uws = await UwsListener.start({
       ca: options.ca,
       serving,

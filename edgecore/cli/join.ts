@@ -1,24 +1,27 @@
 import { Command, InvalidArgumentError } from "commander";
 import { pino } from "pino";
+import { isNodeName, parseHostPort } from "../../protocol/names.js";
 import { EdgeHub } from "../hub/edgehub.js";
 import { joinCloud } from "../hub/join.js";
 
-const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const HOST_PORT = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/;
 const TUNNEL_CHECK_TIMEOUT_MS = 30_000;
 
 function nodeNameFlag(value: string): string {
-  if (value.length > 253 || !NODE_NAME.test(value)) {
+  if (!isNodeName(value)) {
     throw new InvalidArgumentError(`"${value}" is not a valid node name (lowercase DNS-1123 subdomain)`);
   }
   return value;
 }
 
 function hostPortFlag(value: string): string {
-  const match = HOST_PORT.exec(value);
-  const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) throw new InvalidArgumentError(`"${value}" is not host:port`);
+  if (!parseHostPort(value)) throw new InvalidArgumentError(`"${value}" is not host:port`);
   return value;
+}
+
+/** The cloudcore host at KubeEdge's tunnel port, 10000. */
+function defaultTunnel(cloudcore: string): string {
+  const host = parseHostPort(cloudcore)?.host ?? "127.0.0.1";
+  return host.includes(":") ? `[${host}]:10000` : `${host}:10000`;
 }
 
 interface JoinFlags {
@@ -62,7 +65,7 @@ export function joinCommand(): Command {
         `joined as ${flags.nodeName}; certificate ${creds.certFile}, key ${creds.keyFile}, CA ${creds.caFile}\n`,
       );
       if (!flags.connect) return;
-      const tunnel = flags.tunnel ?? `${HOST_PORT.exec(flags.cloudcore)?.[1] ?? "127.0.0.1"}:10000`;
+      const tunnel = flags.tunnel ?? defaultTunnel(flags.cloudcore);
       const hub = new EdgeHub({
         server: tunnel,
         nodeName: flags.nodeName,

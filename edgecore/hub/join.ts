@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { createNodeCsr, generateKeyPair, privateKeyPem } from "../../protocol/pki.js";
 import { JoinError } from "../errors.js";
+import { parseHostPort } from "../../protocol/names.js";
 
 export interface JoinOptions {
   /** The certificate server, `host:port` (KubeEdge's 10002). */
@@ -43,7 +44,9 @@ export function parseJoinToken(token: string): { readonly caHash: string; readon
  */
 export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> {
   const { caHash, jwt } = parseJoinToken(options.token);
-  const [host, port] = splitHostPort(options.server);
+  const address = parseHostPort(options.server);
+  if (!address) throw new JoinError(`cloudcore address ${JSON.stringify(options.server)} is not host:port`);
+  const { host, port } = address;
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   // Trust on first use, pinned by the token: an attacker in the middle cannot produce a CA whose
@@ -89,15 +92,6 @@ export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> 
   writeAtomic(caFile, caPem, 0o644);
   writeAtomic(certFile, certPem, 0o644);
   return { caPem, certPem, keyPem, caFile, certFile, keyFile };
-}
-
-function splitHostPort(server: string): [string, number] {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(server);
-  const port = Number(match?.[2]);
-  if (!match?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new JoinError(`cloudcore address ${JSON.stringify(server)} is not host:port`);
-  }
-  return [match[1].replace(/^\[|\]$/g, ""), port];
 }
 
 function writeAtomic(path: string, content: string, mode: number): void {
