@@ -8,7 +8,7 @@ import { FrameError } from "../../protocol/errors.js";
 import { newMessage, type Message } from "../../protocol/message.js";
 import { createTunnelAssertion } from "../../protocol/tunnel-assertion.js";
 import { EdgeHubClosedError, RequestTimeoutError } from "../errors.js";
-import { backoffDelay, type BackoffOptions } from "./backoff.js";
+import { backoffDelay, type BackoffOptions } from "../../protocol/backoff.js";
 
 interface PendingRequest {
   readonly message: Message;
