@@ -28,6 +28,13 @@ export type InformerStatus =
 /** Raised inside the loop when the server says the resourceVersion is too old. */
 class Gone extends Error {}
 
+function statusOf(err: unknown): number | undefined {
+  if (typeof err === "object" && err !== null && "statusCode" in err && typeof err.statusCode === "number") {
+    return err.statusCode;
+  }
+  return undefined;
+}
+
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 
 /**
@@ -145,12 +152,13 @@ export class Informer<T extends KubernetesObject> {
           { ...this.options.query, resourceVersion: from, allowWatchBookmarks: true },
           (type: string, object: T & { code?: number; message?: string }) => {
             if (type === "ERROR") {
-              controller?.abort();
+              // Settle first: aborting makes the library call done() with an AbortError at once.
               finish(
                 object.code === 410
                   ? new Gone(object.message ?? "gone")
                   : new Error(`watch error: ${object.message ?? "unknown"}`),
               );
+              controller?.abort();
               return;
             }
             const rv = object.metadata?.resourceVersion;
@@ -162,7 +170,10 @@ export class Informer<T extends KubernetesObject> {
             else this.#cache.set(key, object);
             this.options.onEvent(type as InformerEvent, object);
           },
-          (err: unknown) => finish(err ?? undefined),
+          // The apiserver answers 410 either as an ERROR event in the stream or, before streaming,
+          // as the HTTP status of the watch request itself (client-node sets err.statusCode).
+          (err: unknown) =>
+            finish(statusOf(err) === 410 ? new Gone("watch answered HTTP 410") : (err ?? undefined)),
         )
         .then((c) => {
           controller = c;

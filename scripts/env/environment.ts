@@ -21,6 +21,8 @@ export interface EnvironmentOptions {
   readonly stateDir?: string;
   /** Keep the state dir (logs) after stop. */
   readonly keepStateDir?: boolean;
+  /** Extra kube-apiserver flags (e.g. `--watch-cache=false` for a test that needs etcd's 410s). */
+  readonly apiserverArgs?: readonly string[];
   /** Called as each component becomes ready, for progress output. */
   readonly onReady?: (component: string, elapsedMs: number) => void;
 }
@@ -88,7 +90,14 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         startEtcd(join(stateDir, "etcd")),
       ]);
       track(etcd);
-      const apiserver = track(await startKubeApiserver({ dir, etcdUrl: etcd.clientUrl, pki }));
+      const apiserver = track(
+        await startKubeApiserver({
+          dir,
+          etcdUrl: etcd.clientUrl,
+          pki,
+          ...(options.apiserverArgs ? { extraArgs: options.apiserverArgs } : {}),
+        }),
+      );
       const kubeconfigFor = (name: string, user: string, cert: string, key: string): string => {
         const path = join(dir, `${name}.kubeconfig`);
         writeKubeconfig(path, {
