@@ -53,8 +53,15 @@ describe("informer - 410 Gone", () => {
     await core.replaceNamespacedConfigMap({
       namespace: "default",
       name: "a",
+      body: { metadata: { name: "a" }, data: { v: "1b" } },
+    });
+    await core.replaceNamespacedConfigMap({
+      namespace: "default",
+      name: "a",
       body: { metadata: { name: "a" }, data: { v: "2" } },
     });
+    // Two writes after the stale version: the compaction lies strictly past stale+1, so the watch
+    // is refused with 410 instead of starting exactly at the compaction point.
     await compactEtcd(env.info.kubernetes?.etcdUrl ?? "");
 
     let lists = 0;

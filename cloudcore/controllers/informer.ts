@@ -40,7 +40,7 @@ const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/$
 /**
  * List-then-watch with a local cache, that never silently goes stale: it resumes from the last
  * resourceVersion seen (bookmarks included), re-lists on 410 Gone (emitting the differences as
- * events), and restarts after any other failure with exponential backoff and full jitter. The
+ * events), and re-lists after any other failure too, after exponential backoff with full jitter. The
  * client library's own ListWatch stops on errors other than 410.
  */
 export class Informer<T extends KubernetesObject> {
@@ -104,8 +104,11 @@ export class Informer<T extends KubernetesObject> {
         const lastError = (err as Error).message;
         this.options.log.warn(
           { path: this.options.path, delayMs, err: lastError },
-          "list/watch failed; retrying",
+          "list/watch failed; re-listing after backoff",
         );
+        // Start over from a fresh list: an error can be tied to the resourceVersion itself (seen:
+        // watching from exactly an etcd compaction point answers 500 "PrevKv=nil" on every retry).
+        resourceVersion = undefined;
         this.#status = { type: "waiting", delayMs, lastError };
         await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
       }
