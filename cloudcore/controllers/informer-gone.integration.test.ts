@@ -1,16 +1,9 @@
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
 import { pino } from "pino";
+import { until } from "../../test/until.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEnvironment, type Environment } from "../../scripts/env/environment.js";
 import { Informer } from "./informer.js";
-
-async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Compacts etcd's history up to its current revision, through etcd's own HTTP gateway. */
 async function compactEtcd(etcdUrl: string): Promise<void> {
@@ -84,12 +77,12 @@ describe("informer - 410 Gone", () => {
     });
     informer.start();
     await informer.synced;
-    await until("re-list after 410", () => lists >= 2 && informer?.status.type === "watching");
+    await until("re-list after 410", () => lists >= 2 && informer?.status.type === "watching", 15000);
     await core.createNamespacedConfigMap({
       namespace: "default",
       body: { metadata: { name: "b" }, data: { v: "1" } },
     });
-    await until("b seen", () => events.includes("ADDED b=1"));
+    await until("b seen", () => events.includes("ADDED b=1"), 15000);
     expect(informer.get("default", "a")?.data?.["v"]).toBe("2");
   }, 60_000);
 });

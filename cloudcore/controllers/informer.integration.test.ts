@@ -1,18 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from "@kubernetes/client-node";
 import { pino } from "pino";
+import { until } from "../../test/until.js";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Informer, type InformerEvent } from "./informer.js";
 
 const env = inject("env");
-
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("informer on the real apiserver", () => {
   const kc = new KubeConfig();
@@ -67,7 +60,7 @@ describe("informer on the real apiserver", () => {
     await core.createNamespacedConfigMap({ namespace, body: configMap("b", "1") });
     await core.replaceNamespacedConfigMap({ namespace, name: "a", body: configMap("a", "2") });
     await core.deleteNamespacedConfigMap({ namespace, name: "b" });
-    await until("three watch events", () => events.length === 4);
+    await until("three watch events", () => events.length === 4, 10000);
     expect(events).toEqual(["ADDED a=1", "ADDED b=1", "MODIFIED a=2", "DELETED b=1"]);
     expect(inf.list().map((cm) => cm.data?.["v"])).toEqual(["2"]);
     expect(inf.get(namespace, "a")?.data?.["v"]).toBe("2");

@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import { until } from "../../test/until.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
 import { newMessage, responseTo, type Message } from "../../protocol/message.js";
@@ -18,14 +19,6 @@ const update = (name: string, rv: string): Message =>
     content: { kind: "ConfigMap", metadata: { name, resourceVersion: rv } },
   });
 const label = (m: Message): string => `${m.route.resource?.split("/")[2]}@${m.header.resourceversion}`;
-
-async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Resolves the next time `edge` (re)connects. */
 function nextConnected(edge: EdgeHub): Promise<void> {
@@ -79,13 +72,13 @@ describe("reliable delivery over the tunnel", () => {
     const ack = (m: Message): boolean => edge.send(responseTo(m, "OK"));
     await hub.deliver("edge-rel", update("a", "1"));
     await hub.deliver("edge-rel", update("b", "1"));
-    await until("a@1 and b@1", () => received.length === 2);
+    await until("a@1 and b@1", () => received.length === 2, 5000);
     expect(received.map(label)).toEqual(["a@1", "b@1"]);
     ack(received[0] as Message);
-    await until("a@1 acked", () => hub.delivery.pending("edge-rel") === 1);
+    await until("a@1 acked", () => hub.delivery.pending("edge-rel") === 1, 5000);
 
     await hub.deliver("edge-rel", update("a", "2"));
-    await until("a@2", () => received.length === 3);
+    await until("a@2", () => received.length === 3, 5000);
     expect(label(received[2] as Message)).toBe("a@2");
     // b@1 is unacked: b@2 must wait behind it, never overtake it.
     await hub.deliver("edge-rel", update("b", "2"));
@@ -96,12 +89,12 @@ describe("reliable delivery over the tunnel", () => {
     const reconnected = nextConnected(edge);
     hub.sessions.get("edge-rel")?.close(CloseCode.ProtocolError, "test cuts the tunnel");
     await reconnected;
-    await until("redelivery", () => received.length === 5);
+    await until("redelivery", () => received.length === 5, 5000);
     // a@2 was unacked: sent again. b@2 superseded the unacked b@1. a@1 was acked: never again.
     // (Order holds per object; across objects, in-flight messages keep their send order.)
     expect(received.slice(3).map(label).sort()).toEqual(["a@2", "b@2"]);
     for (const m of received.slice(3)) ack(m);
-    await until("all acked", () => hub.delivery.pending("edge-rel") === 0);
+    await until("all acked", () => hub.delivery.pending("edge-rel") === 0, 5000);
 
     await hub.deliver("edge-rel", update("a", "2"));
     await hub.deliver("edge-rel", update("b", "1"));
@@ -127,7 +120,7 @@ describe("reliable delivery over the tunnel", () => {
       content: "{}",
     });
     const response = edge.request(patch, 10_000);
-    await until("request seen", () => seen.length === 1);
+    await until("request seen", () => seen.length === 1, 5000);
     answer = true;
     const reconnected = nextConnected(edge);
     hub.sessions.get("edge-rel")?.close(CloseCode.ProtocolError, "test cuts the tunnel");
@@ -165,7 +158,7 @@ describe("reliable delivery over the tunnel", () => {
     edge.onMessage((m) => received.push(m));
     edge.start();
     await edge.connected();
-    await until("c@1", () => received.length === before + 1);
+    await until("c@1", () => received.length === before + 1, 5000);
     expect(label(received[before] as Message)).toBe("c@1");
   });
 });

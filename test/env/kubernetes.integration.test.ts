@@ -10,6 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { KUBERNETES_VERSION } from "../../scripts/env/binaries.js";
+import { untilValue } from "../until.js";
 
 const env = inject("env");
 
@@ -18,16 +19,6 @@ function kubeConfig(): KubeConfig {
   if (!env.kubernetes) throw new Error("environment started without kubernetes");
   kc.loadFromFile(env.kubernetes.kubeconfig);
   return kc;
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe("kubernetes control plane", () => {
@@ -113,7 +104,7 @@ describe("kubernetes control plane", () => {
         },
       },
     });
-    const pods = await until("3 pods of the Deployment", 60_000, async () => {
+    const pods = await untilValue("3 pods of the Deployment", 60_000, async () => {
       const list = await core.listNamespacedPod({ namespace, labelSelector: "app=web" });
       return list.items.length === 3 ? list.items : undefined;
     });
@@ -168,7 +159,7 @@ describe("kubernetes control plane", () => {
           },
         },
       });
-      const bound: V1Pod = await until("pod bound by the scheduler", 30_000, async () => {
+      const bound: V1Pod = await untilValue("pod bound by the scheduler", 30_000, async () => {
         const pod = await core.readNamespacedPod({ namespace, name: "scheduled" });
         return pod.spec?.nodeName ? pod : undefined;
       });
