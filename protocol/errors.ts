@@ -23,3 +23,9 @@ export class ResourceError extends ProtocolError {
   override readonly name = "ResourceError";
   override readonly code = "EF_ERR_RESOURCE";
 }
+
+/** A certificate signing request whose self-signature does not verify. */
+export class CsrSignatureError extends ProtocolError {
+  override readonly name = "CsrSignatureError";
+  override readonly code = "EF_ERR_CSR_SIGNATURE";
+}

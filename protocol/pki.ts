@@ -1,5 +1,6 @@
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { CsrSignatureError } from "./errors.js";
 
 // @peculiar/x509 is typed against the DOM's Crypto; Node's webcrypto implements the same API.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -160,16 +161,17 @@ export class CertificateAuthority {
   }
 
   /**
-   * Signs a PKCS#10 request (DER) after checking its self-signature, copying its subject and its
-   * DNS/IP subject alternative names, as KubeEdge's certificate server does.
+   * Signs a PKCS#10 request after checking its self-signature (CsrSignatureError if it fails),
+   * copying its subject and its DNS/IP subject alternative names, as KubeEdge's certificate server
+   * does.
    */
   async signCsr(
-    csrDer: BufferSource,
+    csr: x509.Pkcs10CertificateRequest,
     usage: CertificateRequest["usage"],
     validityDays = 365,
   ): Promise<x509.X509Certificate> {
-    const csr = new x509.Pkcs10CertificateRequest(toArrayBuffer(csrDer));
-    if (!(await csr.verify(webcrypto as unknown as Crypto))) throw new Error("CSR signature does not verify");
+    if (!(await csr.verify(webcrypto as unknown as Crypto)))
+      throw new CsrSignatureError("CSR signature does not verify");
     const san = csr.extensions.find(
       (e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension,
     );

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import * as x509 from "@peculiar/x509";
 import { pino, type Logger } from "pino";
+import { CsrSignatureError } from "../../protocol/errors.js";
 import { isNodeName } from "../../protocol/names.js";
 import { issueServingCertificate, nodeNameOf, type CertificateAuthority } from "../../protocol/pki.js";
 import { CertificateRequestError, JoinTokenError } from "../errors.js";
@@ -160,8 +161,12 @@ export class CertificateServer {
         `CSR subject ${csr.subject} is not O=system:nodes, CN=system:node:${nodeName} (the NodeName header)`,
       );
     }
-    if (!(await csr.verify())) throw new HttpRefusal(400, "bad_request", "CSR signature does not verify");
-    return this.options.ca.signCsr(body, usage);
+    try {
+      return await this.options.ca.signCsr(csr, usage);
+    } catch (err) {
+      if (err instanceof CsrSignatureError) throw new HttpRefusal(400, "bad_request", err.message);
+      throw err;
+    }
   }
 
   /** A valid node client certificate for the same node, or a valid join token. */
