@@ -19,8 +19,8 @@ export class CertificateRequestError extends CloudcoreError {
 
 /** The apiserver refused or failed a request cloudcore needed. */
 export class ApiserverError extends CloudcoreError {
-  override readonly name = "ApiserverError";
-  override readonly code = "EF_ERR_APISERVER";
+  override readonly name: string = "ApiserverError";
+  override readonly code: string = "EF_ERR_APISERVER";
 }
 
 /** HTTP status of a @kubernetes/client-node ApiException, or undefined for other errors. */

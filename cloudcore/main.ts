@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { EDGEFLEET_VERSION } from "../protocol/version.js";
+import { runCommand } from "./cli/run.js";
 import { tokenCommand } from "./cli/token.js";
 
 const program = new Command("cloudcore")
@@ -8,6 +9,7 @@ const program = new Command("cloudcore")
     "the cloud side: CloudHub tunnel server, controllers on the apiserver, Redis-negotiated node ownership",
   )
   .version(EDGEFLEET_VERSION);
+program.addCommand(runCommand());
 program.addCommand(tokenCommand());
 
 program.parseAsync().catch((err: unknown) => {

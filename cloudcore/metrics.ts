@@ -18,11 +18,54 @@ export interface CloudcoreMetrics {
   readonly rejectedFrames: Counter<"code">;
   /** Sessions ended, by close code name. */
   readonly sessionsClosed: Counter<"reason">;
+  /** Watch events the controllers received, by resource and event type. */
+  readonly watchEvents: Counter<"resource" | "type">;
+  /** apiserver request latency, by verb, resource and HTTP code. */
+  readonly apiserverLatency: Histogram<"verb" | "resource" | "code">;
+  /** Edge → cloud requests handled by the controllers, by type, operation and result. */
+  readonly upstreamRequests: Counter<"type" | "operation" | "result">;
+  /** Per node with unacked changes: age of its oldest one (set from `setSyncLagSource`). */
+  readonly nodeSyncLag: Gauge<"node">;
+  /** Where the sync-lag gauge reads from at scrape time. */
+  setSyncLagSource(source: () => Iterable<[string, number]>): void;
 }
 
 export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetrics {
   const registers = [registry];
+  let syncLagSource: () => Iterable<[string, number]> = () => [];
   return {
+    watchEvents: new Counter({
+      name: "edgefleet_watch_events_total",
+      help: "Watch events received from the apiserver, by resource and event type",
+      labelNames: ["resource", "type"] as const,
+      registers,
+    }),
+    apiserverLatency: new Histogram({
+      name: "edgefleet_apiserver_request_duration_seconds",
+      help: "apiserver request latency, by verb, resource and HTTP code",
+      labelNames: ["verb", "resource", "code"] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: "edgefleet_upstream_requests_total",
+      help: "Edge requests handled by the controllers, by resource type, operation and result",
+      labelNames: ["type", "operation", "result"] as const,
+      registers,
+    }),
+    nodeSyncLag: new Gauge({
+      name: "edgefleet_node_sync_lag_seconds",
+      help: "For each node with unacknowledged changes: seconds since the oldest of them was queued (absent when in sync)",
+      labelNames: ["node"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [node, seconds] of syncLagSource()) this.set({ node }, seconds);
+      },
+    }),
+    setSyncLagSource(source) {
+      syncLagSource = source;
+    },
     registry,
     joinAttempts: new Counter({
       name: "edgefleet_join_attempts_total",

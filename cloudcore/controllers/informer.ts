@@ -1,11 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { backoffDelay, type BackoffOptions } from "../../protocol/backoff.js";
 
 export type InformerEvent = "ADDED" | "MODIFIED" | "DELETED";
 
-export interface InformerOptions<T extends KubernetesObject> {
+/** What the informer needs of an object: its identity and version (typed or plain JSON). */
+export interface Watchable {
+  metadata?: {
+    name?: string | undefined;
+    namespace?: string | undefined;
+    resourceVersion?: string | undefined;
+  };
+}
+
+export interface InformerOptions<T extends Watchable> {
   readonly kubeConfig: KubeConfig;
   /** Collection path, e.g. `/api/v1/configmaps` or `/api/v1/namespaces/x/pods`. */
   readonly path: string;
@@ -35,7 +44,7 @@ function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+const keyOf = (o: Watchable): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 
 /**
  * List-then-watch with a local cache, that never silently goes stale: it resumes from the last
@@ -43,7 +52,7 @@ const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/$
  * events), and re-lists after any other failure too, after exponential backoff with full jitter. The
  * client library's own ListWatch stops on errors other than 410.
  */
-export class Informer<T extends KubernetesObject> {
+export class Informer<T extends Watchable> {
   readonly #cache = new Map<string, T>();
   readonly #stop = new AbortController();
   #status: InformerStatus = { type: "listing" };

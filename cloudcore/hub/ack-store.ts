@@ -1,30 +1,47 @@
+/** What a node acknowledged for one object: its version, and enough to tell a newer or replaced one. */
+export interface AckRecord {
+  readonly resourceVersion: string;
+  /** The object's UID: a different one under the same name is a new object. */
+  readonly uid?: string;
+  /** Digest of what was sent (cloudcore/controllers/content-digest.ts): equal digests need no resend. */
+  readonly digest?: string;
+}
+
 /**
- * What each node has acknowledged: object key → resourceVersion. Reliable delivery skips a message
- * whose version the node already acked (after a reconnect or a handover). In one replica this is
- * memory; shared across replicas it is a Redis hash per node (the multi-master issue), instead of
- * KubeEdge's one ObjectSync object per node per object in etcd.
+ * What each node has acknowledged, keyed by the object's wire resource (`<ns>/<type>/<name>`).
+ * Reliable delivery skips what a node already has, and a node that reconnects (to this replica
+ * after a restart, or to another) is sent only the difference. In one process this can be memory;
+ * shared and durable it is a Redis hash per node (redis-ack-store.ts), instead of KubeEdge's one
+ * ObjectSync object per node per object in etcd.
  */
 export interface AckStore {
-  acked(node: string, key: string): Promise<string | undefined>;
-  record(node: string, key: string, resourceVersion: string): Promise<void>;
+  /** Everything `node` acknowledged. */
+  load(node: string): Promise<Map<string, AckRecord>>;
+  record(node: string, key: string, record: AckRecord): Promise<void>;
   forget(node: string, key: string): Promise<void>;
+  /** Drops a node's records (the Node was deleted). */
+  forgetNode(node: string): Promise<void>;
 }
 
 export class MemoryAckStore implements AckStore {
-  readonly #nodes = new Map<string, Map<string, string>>();
+  readonly #nodes = new Map<string, Map<string, AckRecord>>();
 
-  async acked(node: string, key: string): Promise<string | undefined> {
-    return this.#nodes.get(node)?.get(key);
+  async load(node: string): Promise<Map<string, AckRecord>> {
+    return new Map(this.#nodes.get(node));
   }
 
-  async record(node: string, key: string, resourceVersion: string): Promise<void> {
+  async record(node: string, key: string, record: AckRecord): Promise<void> {
     let acks = this.#nodes.get(node);
     if (!acks) this.#nodes.set(node, (acks = new Map()));
-    acks.set(key, resourceVersion);
+    acks.set(key, record);
   }
 
   async forget(node: string, key: string): Promise<void> {
     this.#nodes.get(node)?.delete(key);
+  }
+
+  async forgetNode(node: string): Promise<void> {
+    this.#nodes.delete(node);
   }
 }
 

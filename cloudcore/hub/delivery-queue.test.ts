@@ -78,4 +78,33 @@ describe("delivery queue", () => {
     expect(q.ack(sent?.header.msg_id ?? "")?.key).toBe("a");
     expect(q.ack(sent?.header.msg_id ?? "")).toBeUndefined();
   });
+
+  it("drops a newer version whose content digest equals the one already on its way (a status-only change)", () => {
+    const q = queue();
+    q.enqueue("a", msg("a", "5"), undefined, { uid: "u", digest: "d1" });
+    const [sent] = q.takeSendable();
+    q.enqueue("a", msg("a", "6"), undefined, { uid: "u", digest: "d1" });
+    expect(q.waiting).toBe(0);
+    q.enqueue("a", msg("a", "7"), undefined, { uid: "u", digest: "d2" });
+    expect(q.waiting).toBe(1);
+    expect(q.ack(sent?.header.msg_id ?? "")?.meta).toEqual({ uid: "u", digest: "d1" });
+    expect(rvs(q.takeSendable())).toEqual(["a@7"]);
+  });
+
+  it("reports the age of the oldest unacked change as lag, keeping it when a newer version replaces the change", () => {
+    clock = 1000;
+    const q = queue();
+    expect(q.lagMs()).toBe(0);
+    q.enqueue("a", msg("a", "1"));
+    const [sent] = q.takeSendable();
+    clock = 1500;
+    q.enqueue("a", msg("a", "2"));
+    clock = 3000;
+    expect(q.lagMs()).toBe(2000);
+    q.ack(sent?.header.msg_id ?? "");
+    expect(q.lagMs()).toBe(2000);
+    const [next] = q.takeSendable();
+    q.ack(next?.header.msg_id ?? "");
+    expect(q.lagMs()).toBe(0);
+  });
 });

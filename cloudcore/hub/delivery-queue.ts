@@ -6,8 +6,17 @@ import { notNewerThan } from "./ack-store.js";
 interface Entry {
   readonly key: string;
   message: Message;
+  meta: DeliveryMeta;
+  /** When the oldest unacked change of this object was queued (kept when a newer one replaces it). */
+  readonly queuedAt: number;
   sentAt: number;
   attempts: number;
+}
+
+/** What an ack of a message records besides its resourceVersion. */
+export interface DeliveryMeta {
+  readonly uid?: string;
+  readonly digest?: string;
 }
 
 export interface DeliveryQueueOptions {
@@ -40,8 +49,13 @@ export class DeliveryQueue {
     return this.#inFlight.size;
   }
 
+  /** True if a message for `key` is waiting or in flight. */
+  has(key: string): boolean {
+    return this.#waiting.has(key) || this.#inFlightByKey.has(key);
+  }
+
   /** Adds a message; `ackedVersion` is what the node acked for this key, if known. */
-  enqueue(key: string, message: Message, ackedVersion?: string): void {
+  enqueue(key: string, message: Message, ackedVersion?: string, meta: DeliveryMeta = {}): void {
     const rv = message.header.resourceversion;
     const isDelete = message.route.operation === Operation.Delete;
     if (!isDelete && rv !== undefined && notNewerThan(rv, ackedVersion)) return;
@@ -49,16 +63,24 @@ export class DeliveryQueue {
     // A version already waiting or in flight for this object makes an older or equal one redundant.
     const ahead = existing ?? this.#inFlightByKey.get(key);
     const aheadRv = ahead?.message.header.resourceversion;
-    if (
-      !isDelete &&
-      rv !== undefined &&
-      aheadRv !== undefined &&
-      ahead?.message.route.operation !== Operation.Delete
-    ) {
-      if (notNewerThan(rv, aheadRv)) return;
+    if (!isDelete && ahead !== undefined && ahead.message.route.operation !== Operation.Delete) {
+      if (rv !== undefined && aheadRv !== undefined && notNewerThan(rv, aheadRv)) return;
+      // Same content (a status-only change, say) as what is already on its way: nothing to add.
+      if (meta.digest !== undefined && meta.digest === ahead.meta.digest && meta.uid === ahead.meta.uid)
+        return;
     }
-    if (existing) existing.message = message;
-    else this.#waiting.set(key, { key, message, sentAt: 0, attempts: 0 });
+    if (existing) {
+      existing.message = message;
+      existing.meta = meta;
+    } else
+      this.#waiting.set(key, {
+        key,
+        message,
+        meta,
+        queuedAt: this.#inFlightByKey.get(key)?.queuedAt ?? this.options.now(),
+        sentAt: 0,
+        attempts: 0,
+      });
   }
 
   /**
@@ -82,12 +104,22 @@ export class DeliveryQueue {
   }
 
   /** The edge acked `msgId`; returns the acked entry (for the ack store), or undefined if unknown. */
-  ack(msgId: string): { readonly key: string; readonly message: Message } | undefined {
+  ack(
+    msgId: string,
+  ): { readonly key: string; readonly message: Message; readonly meta: DeliveryMeta } | undefined {
     const entry = this.#inFlight.get(msgId);
     if (!entry) return undefined;
     this.#inFlight.delete(msgId);
     this.#inFlightByKey.delete(entry.key);
     return entry;
+  }
+
+  /** Milliseconds since the oldest change still unacked was queued; 0 when nothing is pending. */
+  lagMs(): number {
+    let oldest = Infinity;
+    for (const entry of this.#waiting.values()) oldest = Math.min(oldest, entry.queuedAt);
+    for (const entry of this.#inFlight.values()) oldest = Math.min(oldest, entry.queuedAt);
+    return oldest === Infinity ? 0 : Math.max(0, this.options.now() - oldest);
   }
 
   /** Messages in flight for longer than `timeoutMs`, to be written again (same msg_id). */
@@ -116,8 +148,10 @@ export class DeliveryQueue {
     for (const entry of later) {
       const first = this.#waiting.get(entry.key);
       // A newer version of an object that was in flight supersedes the in-flight one.
-      if (first) first.message = entry.message;
-      else this.#waiting.set(entry.key, entry);
+      if (first) {
+        first.message = entry.message;
+        first.meta = entry.meta;
+      } else this.#waiting.set(entry.key, entry);
     }
   }
 }

@@ -23,6 +23,8 @@ export interface EnvironmentOptions {
   readonly keepStateDir?: boolean;
   /** Extra kube-apiserver flags (e.g. `--watch-cache=false` for a test that needs etcd's 410s). */
   readonly apiserverArgs?: readonly string[];
+  /** Extra kube-controller-manager flags (tests shorten the node monitor grace period). */
+  readonly controllerManagerArgs?: readonly string[];
   /** Called as each component becomes ready, for progress output. */
   readonly onReady?: (component: string, elapsedMs: number) => void;
 }
@@ -124,7 +126,12 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       );
       const [scheduler, controllerManager] = await allSettledOrThrow<[Component, Component]>([
         startKubeScheduler({ dir, kubeconfig: schedulerKubeconfig, pki }),
-        startKubeControllerManager({ dir, kubeconfig: cmKubeconfig, pki }),
+        startKubeControllerManager({
+          dir,
+          kubeconfig: cmKubeconfig,
+          pki,
+          ...(options.controllerManagerArgs ? { extraArgs: options.controllerManagerArgs } : {}),
+        }),
       ]);
       track(scheduler);
       track(controllerManager);

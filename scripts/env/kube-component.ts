@@ -12,6 +12,7 @@ export interface KubeComponentOptions {
   /** Kubeconfig with the component's own client identity. */
   readonly kubeconfig: string;
   readonly pki: ControlPlanePki;
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -64,5 +65,6 @@ export function startKubeControllerManager(options: KubeComponentOptions): Promi
     // Each controller uses its own service account, as in a production cluster, so RBAC is real.
     "--use-service-account-credentials=true",
     "--controllers=*",
+    ...(options.extraArgs ?? []),
   ]);
 }

@@ -1,0 +1,105 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { Command, InvalidArgumentError } from "commander";
+import { pino } from "pino";
+import { Cloudcore } from "../cloudcore.js";
+import { loadCloudcoreConfig } from "../config.js";
+
+const int = (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a port number`);
+  return Number(value);
+};
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+interface RunFlags {
+  config?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  advertiseAddress?: string[];
+  dnsName?: string[];
+  host?: string;
+  tunnelPort?: number;
+  kubeedgePort?: number;
+  certificatePort?: number;
+  metricsPort?: number;
+  redisUrl?: string;
+  offlineGrace?: string;
+  maxAutonomy?: string;
+  logLevel?: string;
+}
+
+/** `cloudcore run`: the server: certificate server, tunnels, controllers, metrics. */
+export function runCommand(): Command {
+  return new Command("run")
+    .description("run cloudcore until SIGINT/SIGTERM")
+    .option("--config <file>", "YAML config (keys as the long flags in camelCase); flags override it")
+    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config or in-cluster)")
+    .option("--namespace <ns>", "namespace of cloudcore's Secrets (default kubeedge)")
+    .option(
+      "--advertise-address <ip>",
+      "address edges dial, in the serving certificate (repeatable)",
+      collect,
+    )
+    .option("--dns-name <name>", "DNS name edges dial, in the serving certificate (repeatable)", collect)
+    .option("--host <ip>", "listen address (default 0.0.0.0)")
+    .option("--tunnel-port <port>", "edgefleet tunnel port (default 10000)", int)
+    .option("--kubeedge-port <port>", "KubeEdge-compatible tunnel port, 0 = off (default 10010)", int)
+    .option("--certificate-port <port>", "join/certificate port (default 10002)", int)
+    .option("--metrics-port <port>", "/metrics, /healthz, /readyz port, 0 = off (default 9091)", int)
+    .option("--redis-url <url>", "Redis for acked versions, e.g. redis://127.0.0.1:6379 (default: memory)")
+    .option("--offline-grace <duration>", "offline time before an edge node is tainted (default 40s)")
+    .option(
+      "--max-autonomy <duration>",
+      "offline time after which Kubernetes may evict, 0 = never (default 0)",
+    )
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace (default info)")
+    .action(async (flags: RunFlags) => {
+      const config = loadCloudcoreConfig(flags.config, {
+        kubeconfig: flags.kubeconfig,
+        namespace: flags.namespace,
+        advertiseAddresses: flags.advertiseAddress,
+        dnsNames: flags.dnsName,
+        host: flags.host,
+        tunnelPort: flags.tunnelPort,
+        kubeedgePort: flags.kubeedgePort,
+        certificatePort: flags.certificatePort,
+        metricsPort: flags.metricsPort,
+        redisUrl: flags.redisUrl,
+        offlineGrace: flags.offlineGrace,
+        maxAutonomy: flags.maxAutonomy,
+        logLevel: flags.logLevel,
+      });
+      const logger = pino({ level: config.logLevel });
+      const kubeConfig = new KubeConfig();
+      if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+      else kubeConfig.loadFromDefault();
+      const cloudcore = await Cloudcore.start({
+        kubeConfig,
+        namespace: config.namespace,
+        advertise: { ipAddresses: config.advertiseAddresses, dnsNames: config.dnsNames },
+        host: config.host,
+        tunnelPort: config.tunnelPort,
+        kubeedgePort: config.kubeedgePort === 0 ? null : config.kubeedgePort,
+        certificatePort: config.certificatePort,
+        metricsPort: config.metricsPort === 0 ? null : config.metricsPort,
+        ...(config.redisUrl !== undefined && { redisUrl: config.redisUrl }),
+        offlineGraceMs: config.offlineGrace,
+        maxAutonomyMs: config.maxAutonomy,
+        leaseRenewIntervalMs: config.leaseRenewInterval,
+        logger,
+      });
+      logger.info(
+        {
+          tunnelPort: cloudcore.hub.port,
+          kubeedgePort: cloudcore.hub.kubeedgePort,
+          certificatePort: cloudcore.certificates.port,
+        },
+        "cloudcore running",
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      logger.info("stopping");
+      await cloudcore.close();
+    });
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseDurationSeconds } from "../protocol/duration.js";
+import { CloudcoreError } from "./errors.js";
+
+/** A config file or flag that does not validate; the message names the field. */
+export class ConfigError extends CloudcoreError {
+  override readonly name = "ConfigError";
+  override readonly code = "EF_ERR_CONFIG";
+}
+
+const port = z.number().int().min(0).max(65535);
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  if (typeof value === "number") return value * 1000;
+  if (value === "0" || value === "never") return 0;
+  try {
+    return parseDurationSeconds(value) * 1000;
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** cloudcore's settings, from a YAML file and/or flags (flags win). Durations like "40s", "24h". */
+export const CloudcoreConfigSchema = z
+  .object({
+    kubeconfig: z.string().min(1).optional(),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a namespace name")
+      .default("kubeedge"),
+    advertiseAddresses: z
+      .array(z.string().refine((a) => isIP(a) !== 0, "not an IP address"))
+      .min(1, "at least one address edges dial is needed")
+      .default(["127.0.0.1"]),
+    dnsNames: z.array(z.string().min(1)).default([]),
+    host: z.string().default("0.0.0.0"),
+    tunnelPort: port.default(10000),
+    /** The door for KubeEdge edgecores; 0 turns it off. */
+    kubeedgePort: port.default(10010),
+    certificatePort: port.default(10002),
+    /** /metrics, /healthz, /readyz; 0 turns it off. */
+    metricsPort: port.default(9091),
+    redisUrl: z.string().url().optional(),
+    offlineGrace: duration.default("40s"),
+    maxAutonomy: duration.default("0"),
+    leaseRenewInterval: duration.default("10s"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  })
+  .strict();
+
+export type CloudcoreConfig = z.output<typeof CloudcoreConfigSchema>;
+
+/** Merges a YAML file (if any) with flags and validates the result; throws ConfigError naming the field. */
+export function loadCloudcoreConfig(
+  file: string | undefined,
+  flags: Record<string, unknown>,
+): CloudcoreConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new ConfigError(`config ${file}: ${(err as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== "object" || Array.isArray(parsed)))
+      throw new ConfigError(`config ${file}: expected a mapping at the top level`);
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const merged = {
+    ...fromFile,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+  };
+  const result = CloudcoreConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join(".") || "(config)";
+    throw new ConfigError(`${file ? `config ${file}: ` : ""}field ${field}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
