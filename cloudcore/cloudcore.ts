@@ -2,7 +2,13 @@ import { createServer, type Server } from "node:http";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
+import { requiresAck } from "../protocol/ack-policy.js";
 import type { Message } from "../protocol/message.js";
+import { ensureCrds } from "./devices/crd-installer.js";
+import { DEFAULT_DEVICE_PROTOCOLS, deviceCrd, deviceModelCrd, deviceStatusCrd } from "./devices/crds.js";
+import { DeviceController } from "./devices/device-controller.js";
+import { VALIDATE_DEVICES_PATH, ValidationWebhook } from "./devices/validation-webhook.js";
+import type { DownstreamSink } from "./controllers/downstream-message.js";
 import { EdgeController } from "./controllers/edge-controller.js";
 import { NodeHealth } from "./controllers/node-health.js";
 import { Upstream } from "./controllers/upstream.js";
@@ -33,6 +39,13 @@ export interface CloudcoreOptions {
   readonly offlineGraceMs?: number;
   readonly maxAutonomyMs?: number;
   readonly leaseRenewIntervalMs?: number;
+  /** Protocols a Device may name (the Device CRD's CEL rule). */
+  readonly deviceProtocols?: readonly string[];
+  /**
+   * The Device validating webhook: its port, and the URL the apiserver calls (default
+   * `https://<first advertised address>:<port>/validate/devices`). null: not served, not registered.
+   */
+  readonly deviceWebhook?: { readonly port: number; readonly url?: string } | null;
   readonly logger?: Logger;
 }
 
@@ -48,6 +61,8 @@ export class Cloudcore {
     readonly certificates: CertificateServer,
     readonly tokens: JoinTokens,
     readonly edge: EdgeController,
+    readonly devices: DeviceController,
+    readonly webhook: ValidationWebhook | undefined,
     readonly upstream: Upstream,
     readonly health: NodeHealth,
     readonly metrics: CloudcoreMetrics,
@@ -69,6 +84,7 @@ export class Cloudcore {
     const ackStore: AckStore = redis ? new RedisAckStore(redis) : new MemoryAckStore();
     const host = options.host ?? CLOUDHUB_DEFAULTS.host;
     const started: { close(): unknown }[] = [];
+    let sink: DownstreamSink;
     try {
       const certificates = await CertificateServer.start({
         ca,
@@ -100,13 +116,49 @@ export class Cloudcore {
         rest,
         metrics,
         log,
-        sink: {
-          deliver: (node, message, meta) => hub.delivery.deliver(node, message, meta),
+        sink: (sink = {
+          deliver: (node, message, meta) => {
+            if (requiresAck(message)) return hub.delivery.deliver(node, message, meta);
+            hub.send(node, message);
+            return Promise.resolve();
+          },
           acked: (node) => hub.delivery.acked(node),
           isConnected,
           forgetNode: (node) => hub.delivery.forgetNode(node),
-        },
+        }),
       });
+      await ensureCrds(
+        rest,
+        [deviceModelCrd(), deviceCrd(options.deviceProtocols ?? DEFAULT_DEVICE_PROTOCOLS), deviceStatusCrd()],
+        log,
+      );
+      const devices = new DeviceController({
+        kubeConfig: options.kubeConfig,
+        rest,
+        sink,
+        isEdgeNode: (node) => edge.isEdgeNode(node),
+        metrics,
+        log,
+      });
+      edge.addDesiredSource(devices);
+      let webhook: ValidationWebhook | undefined;
+      if (options.deviceWebhook) {
+        webhook = await ValidationWebhook.start({
+          ca,
+          advertise: options.advertise,
+          host,
+          port: options.deviceWebhook.port,
+          model: (namespace, name) => devices.model(namespace, name),
+          log,
+        });
+        started.push(webhook);
+        const address = options.advertise.ipAddresses[0] ?? options.advertise.dnsNames[0] ?? "127.0.0.1";
+        const hostPart = address.includes(":") ? `[${address}]` : address;
+        await webhook.register(
+          rest,
+          options.deviceWebhook.url ?? `https://${hostPart}:${webhook.port}${VALIDATE_DEVICES_PATH}`,
+        );
+      }
       const upstream = new Upstream({ rest, edge, metrics, log });
       const health = new NodeHealth({
         rest,
@@ -127,6 +179,8 @@ export class Cloudcore {
         certificates,
         tokens,
         edge,
+        devices,
+        webhook,
         upstream,
         health,
         metrics,
@@ -136,7 +190,7 @@ export class Cloudcore {
         log.child({ component: "cloudcore" }),
       );
       cloudcore.#wire();
-      await edge.start();
+      await Promise.all([edge.start(), devices.start()]);
       health.start();
       return cloudcore;
     } catch (err) {
@@ -175,7 +229,9 @@ export class Cloudcore {
   #upstream(node: string, message: Message): void {
     const previous = this.#upstreamChains.get(node) ?? Promise.resolve();
     const next = previous
-      .then(() => this.upstream.handle(node, message))
+      .then(
+        async () => (await this.devices.handleUpstream(node, message)) ?? this.upstream.handle(node, message),
+      )
       .then((reply) => {
         if (reply) this.hub.send(node, reply);
       })
@@ -190,6 +246,8 @@ export class Cloudcore {
     await this.health.stop();
     await this.hub.close();
     await this.edge.stop();
+    await this.devices.stop();
+    await this.webhook?.close();
     await this.certificates.close();
     await Promise.allSettled([...this.#upstreamChains.values()]);
     await new Promise<void>((resolve) =>

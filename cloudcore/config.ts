@@ -47,6 +47,14 @@ export const CloudcoreConfigSchema = z
     offlineGrace: duration.default("40s"),
     maxAutonomy: duration.default("0"),
     leaseRenewInterval: duration.default("10s"),
+    deviceProtocols: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "not a protocol name"))
+      .min(1)
+      .optional(),
+    /** Port of the Device validating webhook; 0 = not served. */
+    deviceWebhookPort: port.default(10005),
+    /** URL the apiserver calls for it (default https://<first advertise address>:<port>/validate/devices). */
+    deviceWebhookUrl: z.string().url().optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   })
   .strict();

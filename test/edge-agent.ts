@@ -115,8 +115,10 @@ export class TestEdge {
   #onMessage(message: Message): void {
     const { operation, resource = "" } = message.route;
     if (operation === Operation.Response || operation === Operation.Error) return;
-    if (message.route.source !== Source.EdgeController) return;
+    if (message.route.source !== Source.EdgeController && message.route.source !== Source.DeviceController)
+      return;
     this.received.push(message);
+    if (message.route.group === Group.Twin) return; // membership: informational, no ack
     if (operation === Operation.Delete) this.store.delete(resource);
     else this.store.set(resource, { operation: operation ?? "", content: message.content });
     // The ack: after storing, as KubeEdge's metamanager does.

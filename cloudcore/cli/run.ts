@@ -25,6 +25,9 @@ interface RunFlags {
   offlineGrace?: string;
   maxAutonomy?: string;
   logLevel?: string;
+  deviceProtocol?: string[];
+  deviceWebhookPort?: number;
+  deviceWebhookUrl?: string;
 }
 
 /** `cloudcore run`: the server: certificate server, tunnels, controllers, metrics. */
@@ -51,6 +54,13 @@ export function runCommand(): Command {
       "--max-autonomy <duration>",
       "offline time after which Kubernetes may evict, 0 = never (default 0)",
     )
+    .option(
+      "--device-protocol <name>",
+      "protocol a Device may use (repeatable; default KubeEdge's mappers)",
+      collect,
+    )
+    .option("--device-webhook-port <port>", "Device validating webhook port, 0 = off (default 10005)", int)
+    .option("--device-webhook-url <url>", "URL the apiserver calls for the webhook")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace (default info)")
     .action(async (flags: RunFlags) => {
       const config = loadCloudcoreConfig(flags.config, {
@@ -67,6 +77,9 @@ export function runCommand(): Command {
         offlineGrace: flags.offlineGrace,
         maxAutonomy: flags.maxAutonomy,
         logLevel: flags.logLevel,
+        deviceProtocols: flags.deviceProtocol,
+        deviceWebhookPort: flags.deviceWebhookPort,
+        deviceWebhookUrl: flags.deviceWebhookUrl,
       });
       const logger = pino({ level: config.logLevel });
       const kubeConfig = new KubeConfig();
@@ -85,6 +98,14 @@ export function runCommand(): Command {
         offlineGraceMs: config.offlineGrace,
         maxAutonomyMs: config.maxAutonomy,
         leaseRenewIntervalMs: config.leaseRenewInterval,
+        ...(config.deviceProtocols !== undefined && { deviceProtocols: config.deviceProtocols }),
+        deviceWebhook:
+          config.deviceWebhookPort === 0
+            ? null
+            : {
+                port: config.deviceWebhookPort,
+                ...(config.deviceWebhookUrl !== undefined && { url: config.deviceWebhookUrl }),
+              },
         logger,
       });
       logger.info(

@@ -238,6 +238,53 @@ describe("EdgeController end to end: real apiserver, scheduler, controller-manag
     expect(notMine.content).toMatchObject({ Err: { ErrStatus: { code: 403 } } });
   });
 
+  it("mints a service account token only for a pod on the asking node, and writes legacy status updates", async () => {
+    const [first] = await podsOnNode();
+    const podName = first?.metadata?.name ?? "";
+    const tokenRequest = (name: string, uid: string | undefined): unknown => ({
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: {
+        audiences: ["https://kubernetes.default.svc"],
+        expirationSeconds: 3600,
+        boundObjectRef: { apiVersion: "v1", kind: "Pod", name, uid },
+      },
+    });
+    const minted = await edge.request(
+      "query",
+      `${namespace}/serviceaccounttoken/default`,
+      tokenRequest(podName, first?.metadata?.uid),
+    );
+    expect((minted.content as { status?: { token?: string } }).status?.token).toMatch(/^ey/);
+    const foreign = await other.request(
+      "query",
+      `${namespace}/serviceaccounttoken/default`,
+      tokenRequest(podName, first?.metadata?.uid),
+    );
+    expect(foreign.content).toMatchObject({ ErrStatus: { code: 403 } });
+
+    // KubeEdge's older edges send whole statuses (`podstatus`, `nodestatus`) instead of patches.
+    const legacy = await edge.request("update", `${namespace}/podstatus/${podName}`, {
+      UID: first?.metadata?.uid,
+      Name: podName,
+      Status: { ...(first?.status ?? {}), message: "legacy status" },
+    });
+    expect(legacy.content).toBe("OK");
+    expect((await pod(podName)).status?.["message"]).toBe("legacy status");
+    const wrongUid = await edge.request("update", `${namespace}/podstatus/${podName}`, {
+      UID: "not-the-uid",
+      Status: {},
+    });
+    expect(wrongUid.content).toMatchObject({ ErrStatus: { code: 409 } });
+    const nodeStatus = (await node()).status ?? {};
+    const legacyNode = await edge.request("update", `null/nodestatus/${nodeName}`, {
+      UID: "",
+      Status: { ...nodeStatus, capacity: { ...nodeStatus.capacity, pods: "111" } },
+    });
+    expect(legacyNode.content).toBe("OK");
+    expect((await node()).status?.capacity?.["pods"]).toBe("111");
+  });
+
   it("keeps an offline node Ready with a NoSchedule taint and no eviction, then catches it up, deletions included", async () => {
     const before = (await podsOnNode()).map((p) => p.metadata?.name ?? "").sort();
     await edge.close();

@@ -1,13 +1,10 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { Group, Operation, ResourceType, Source } from "../../protocol/constants.js";
-import { newMessage, type Message } from "../../protocol/message.js";
-import type { AckRecord } from "../hub/ack-store.js";
-import type { DeliveryMeta } from "../hub/delivery-queue.js";
+import { Operation, ResourceType, Source } from "../../protocol/constants.js";
 import type { KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject, NodeJson, PodJson } from "../kube/objects.js";
 import type { CloudcoreMetrics } from "../metrics.js";
-import { contentDigest, objectForEdge, withoutStatus } from "./content-digest.js";
+import { objectForEdge, withoutStatus } from "./content-digest.js";
 import {
   deletionStub,
   EDGE_NODE_LABEL,
@@ -18,16 +15,14 @@ import {
 import { Informer, type InformerEvent } from "./informer.js";
 import { NodePlacement } from "./node-placement.js";
 import { parseReferenceKey, referenceKey, type ReferenceKey, type ReferenceKind } from "./pod-references.js";
-
-/** Where downstream messages go: cloudhub's reliable delivery and its sessions. */
-export interface DownstreamSink {
-  deliver(node: string, message: Message, meta?: DeliveryMeta): Promise<void>;
-  acked(node: string): Promise<ReadonlyMap<string, AckRecord>>;
-  /** True if the node has a tunnel to this replica. */
-  isConnected(node: string): boolean;
-  /** The Node is gone: forget what it acked. */
-  forgetNode(node: string): Promise<void>;
-}
+import {
+  downstream,
+  outgoing,
+  withKind,
+  type DesiredSource,
+  type DownstreamSink,
+  type Outgoing,
+} from "./downstream-message.js";
 
 export interface EdgeControllerOptions {
   readonly kubeConfig: KubeConfig;
@@ -35,12 +30,6 @@ export interface EdgeControllerOptions {
   readonly sink: DownstreamSink;
   readonly metrics: CloudcoreMetrics;
   readonly log: Logger;
-}
-
-/** A message and how to record its ack. */
-interface Outgoing {
-  readonly message: Message;
-  readonly meta: DeliveryMeta;
 }
 
 const KIND_TYPE: Record<ReferenceKind, string> = {
@@ -62,6 +51,7 @@ export class EdgeController {
   readonly secrets: Informer<KubeObject>;
   readonly placement = new NodePlacement();
   readonly #edgeNodes = new Set<string>();
+  readonly #sources: DesiredSource[] = [];
   #synced: Promise<void> | undefined;
   readonly #log: Logger;
 
@@ -114,6 +104,11 @@ export class EdgeController {
     return this.#synced;
   }
 
+  /** Another controller whose objects take part in every resync (the DeviceController). */
+  addDesiredSource(source: DesiredSource): void {
+    this.#sources.push(source);
+  }
+
   isEdgeNode(node: string): boolean {
     return this.#edgeNodes.has(node);
   }
@@ -129,13 +124,18 @@ export class EdgeController {
     // queued in order, so a live change can never be overtaken by an older snapshot.
     if (!this.#edgeNodes.has(node)) return { sent: 0, deleted: 0 };
     const wanted = this.#desired(node);
+    for (const source of this.#sources)
+      for (const [resource, out] of source.desired(node)) wanted.set(resource, out);
     let sent = 0;
     let deleted = 0;
+    const inserted: string[] = [];
+    const removed: string[] = [];
     for (const [resource, out] of wanted) {
       const record = acked.get(resource);
       if (record && record.uid === out.meta.uid && record.digest === out.meta.digest) continue;
       // What the node holds an older version of is an update; what it never acked, an insert.
       const operation = record && record.uid === out.meta.uid ? Operation.Update : Operation.Insert;
+      if (operation === Operation.Insert) inserted.push(resource);
       const message = { ...out.message, route: { ...out.message.route, operation } };
       void this.options.sink.deliver(node, message, out.meta);
       sent++;
@@ -144,10 +144,18 @@ export class EdgeController {
       if (wanted.has(resource)) continue;
       void this.options.sink.deliver(
         node,
-        downstream(Operation.Delete, resource, deletionStub(resource, record.uid), record.resourceVersion),
+        downstream(
+          Operation.Delete,
+          resource,
+          deletionStub(resource, record.uid),
+          record.resourceVersion,
+          sourceOf(resource),
+        ),
       );
+      removed.push(resource);
       deleted++;
     }
+    for (const source of this.#sources) source.afterResync?.(node, { inserted, deleted: removed });
     this.#log.info({ node, sent, deleted, acked: acked.size }, "node resynced");
     return { sent, deleted };
   }
@@ -282,30 +290,6 @@ export class EdgeController {
   }
 }
 
-function downstream(
-  operation: string,
-  resource: string,
-  content: unknown,
-  resourceVersion?: string,
-): Message {
-  return newMessage({
-    source: Source.EdgeController,
-    group: Group.Resource,
-    operation,
-    resource,
-    content,
-    ...(resourceVersion !== undefined && { resourceVersion }),
-  });
-}
-
-function outgoing(operation: string, resource: string, content: KubeObject): Outgoing {
-  const uid = content.metadata?.uid;
-  return {
-    message: downstream(operation, resource, content, content.metadata?.resourceVersion),
-    meta: { digest: contentDigest(content), ...(uid !== undefined && { uid }) },
-  };
-}
-
 function podMessage(operation: string, pod: PodJson): Outgoing {
   const content = withKind(withoutStatus(pod), "Pod");
   return outgoing(operation, podResource(pod.metadata?.namespace ?? "", pod.metadata?.name ?? ""), content);
@@ -324,7 +308,8 @@ function referencedMessage(kind: ReferenceKind, operation: string, object: KubeO
   );
 }
 
-/** Objects from a list have no apiVersion/kind; edges (KubeEdge's included) expect them. */
-function withKind<T extends KubeObject>(object: T, kind: string): T {
-  return { ...object, apiVersion: object.apiVersion ?? "v1", kind: object.kind ?? kind };
+/** The module that owns a kind of resource on the edge: device objects come from the devicecontroller. */
+function sourceOf(resource: string): string {
+  const type = resource.split("/")[1];
+  return type === "device" || type === "devicemodel" ? Source.DeviceController : Source.EdgeController;
 }

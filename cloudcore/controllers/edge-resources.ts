@@ -21,9 +21,17 @@ export const nodeResource = (name: string): string =>
  */
 export function deletionStub(resource: string, uid: string | undefined): KubeObject {
   const ref = parseResource(resource);
-  const kind = { pod: "Pod", configmap: "ConfigMap", secret: "Secret", node: "Node" }[ref.type];
+  const kind = {
+    pod: "Pod",
+    configmap: "ConfigMap",
+    secret: "Secret",
+    node: "Node",
+    device: "Device",
+    devicemodel: "DeviceModel",
+  }[ref.type];
+  const isDevice = ref.type === "device" || ref.type === "devicemodel";
   return {
-    apiVersion: "v1",
+    apiVersion: isDevice ? "devices.kubeedge.io/v1beta1" : "v1",
     ...(kind !== undefined && { kind }),
     metadata: {
       ...(ref.namespace !== CLUSTER_SCOPED_NAMESPACE && { namespace: ref.namespace }),
