@@ -12,7 +12,8 @@ import {
   nodeResource,
   podResource,
 } from "./edge-resources.js";
-import { Informer, type InformerEvent } from "./informer.js";
+import type { Informer, InformerEvent } from "./informer.js";
+import { watchedInformer } from "./watched-informer.js";
 import { NodePlacement } from "./node-placement.js";
 import { parseReferenceKey, referenceKey, type ReferenceKey, type ReferenceKind } from "./pod-references.js";
 import {
@@ -62,25 +63,7 @@ export class EdgeController {
       path: string,
       query: Record<string, string>,
       handle: (type: InformerEvent, object: T) => void,
-    ): Informer<T> =>
-      new Informer<T>({
-        kubeConfig: options.kubeConfig,
-        path,
-        query,
-        list: () => options.rest.list<T>(path, query),
-        onEvent: (type, object) => {
-          options.metrics.watchEvents.inc({ resource, type });
-          try {
-            handle(type, object);
-          } catch (err) {
-            this.#log.error(
-              { err, resource, type, name: object.metadata?.name },
-              "handling a watch event failed",
-            );
-          }
-        },
-        log: this.#log,
-      });
+    ): Informer<T> => watchedInformer<T>({ ...options, log: this.#log, resource, path, query, handle });
     this.nodes = informer<NodeJson>("nodes", "/api/v1/nodes", { labelSelector: EDGE_NODE_LABEL }, (t, n) =>
       this.#onNode(t, n),
     );

@@ -14,7 +14,8 @@ import {
   type Outgoing,
 } from "../controllers/downstream-message.js";
 import { edgeResourceOf } from "../controllers/edge-resources.js";
-import { Informer, type InformerEvent } from "../controllers/informer.js";
+import type { Informer, InformerEvent } from "../controllers/informer.js";
+import { watchedInformer } from "../controllers/watched-informer.js";
 import { PatchType, statusCodeOf, type KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject } from "../kube/objects.js";
 import type { CloudcoreMetrics } from "../metrics.js";
@@ -100,23 +101,7 @@ export class DeviceController implements DesiredSource {
       resource: string,
       handle: (type: InformerEvent, object: T) => void,
     ): Informer<T> =>
-      new Informer<T>({
-        kubeConfig: options.kubeConfig,
-        path: `${API}/${resource}`,
-        list: () => options.rest.list<T>(`${API}/${resource}`),
-        onEvent: (type, object) => {
-          options.metrics.watchEvents.inc({ resource, type });
-          try {
-            handle(type, object);
-          } catch (err) {
-            this.#log.error(
-              { err, resource, type, name: object.metadata?.name },
-              "handling a watch event failed",
-            );
-          }
-        },
-        log: this.#log,
-      });
+      watchedInformer<T>({ ...options, log: this.#log, resource, path: `${API}/${resource}`, handle });
     this.devices = informer<DeviceJson>("devices", (t, d) => this.#onDevice(t, d));
     this.models = informer<DeviceModelJson>("devicemodels", (t, m) => this.#onModel(t, m));
   }

@@ -1,14 +1,10 @@
+import type { ObjectMeta } from "../kube/objects.js";
+
 /** A Device, as far as validation and the controller read it (devices.kubeedge.io/v1beta1). */
 export interface DeviceJson {
   apiVersion?: string;
   kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    [f: string]: unknown;
-  };
+  metadata?: ObjectMeta;
   spec?: {
     deviceModelRef?: { name?: string };
     nodeName?: string;
@@ -42,13 +38,7 @@ export interface ModelPropertyJson {
 export interface DeviceModelJson {
   apiVersion?: string;
   kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    [f: string]: unknown;
-  };
+  metadata?: ObjectMeta;
   spec?: { protocol?: string; properties?: ModelPropertyJson[]; [field: string]: unknown };
   [field: string]: unknown;
 }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readBody } from "../http/read-body.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { issueServingCertificate, type CertificateAuthority } from "../../protocol/pki.js";
@@ -121,7 +122,7 @@ export class ValidationWebhook {
     }
     let text = "";
     try {
-      text = await readBody(req);
+      text = (await readBody(req, MAX_BODY_BYTES)).toString("utf8");
     } catch (err) {
       reply(413, { error: (err as Error).message });
       return;
@@ -170,22 +171,4 @@ export class ValidationWebhook {
       },
     });
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error("admission review too large"));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

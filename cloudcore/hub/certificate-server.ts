@@ -1,5 +1,6 @@
 import { X509Certificate as NodeX509 } from "node:crypto";
 import { createServer, type Server } from "node:https";
+import { BodyTooLargeError, readBody } from "../http/read-body.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -146,7 +147,11 @@ export class CertificateServer {
     }
     await this.#authenticate(req, nodeName);
     const usage = parseExtKeyUsages(header(req, "extkeyusages"));
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES).catch((err: unknown) => {
+      if (err instanceof BodyTooLargeError)
+        throw new HttpRefusal(413, "bad_request", `body exceeds ${MAX_BODY_BYTES} bytes`);
+      throw err;
+    });
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(body);
@@ -234,24 +239,6 @@ function parseExtKeyUsages(value: string | undefined): "client" | "server" | "se
     );
   }
   return server && client ? "server+client" : server ? "server" : "client";
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpRefusal(413, "bad_request", `body exceeds ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function send(res: ServerResponse, status: number, body: Buffer): void {
