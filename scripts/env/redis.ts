@@ -32,10 +32,13 @@ async function ping(port: number): Promise<boolean> {
   }
 }
 
-/** Starts Debian's redis-server on loopback, no persistence, data dir in `dir`. */
-export async function startRedis(dir: string): Promise<RedisServer> {
+/**
+ * Starts Debian's redis-server on loopback, no persistence, data dir in `dir`. `port` restarts one
+ * on the port an earlier one had (the Redis-restart tests: same address, all data gone).
+ */
+export async function startRedis(dir: string, port?: number): Promise<RedisServer> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  port ??= await freePort();
   const proc = new ManagedProcess({
     name: "redis",
     command: systemBinary("redis-server", "redis-server"),

@@ -1,0 +1,282 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import Redlock, { type Lock } from "redlock";
+import { CloudcoreError } from "../errors.js";
+import type { ClusterKeys } from "./keys.js";
+import { CLAIM, CLEAR_STALE, IS_CURRENT, RELEASE, RENEW } from "./scripts.js";
+
+/** The node could not be owned now (another live replica holds it and did not hand it over). */
+export class OwnershipUnavailableError extends CloudcoreError {
+  override readonly name = "OwnershipUnavailableError";
+  override readonly code = "EF_ERR_OWNERSHIP_UNAVAILABLE";
+}
+
+/** A write on behalf of a node by a replica that no longer owns it. */
+export class FencedError extends CloudcoreError {
+  override readonly name = "FencedError";
+  override readonly code = "EF_ERR_FENCED";
+}
+
+interface Owned {
+  readonly token: string;
+  readonly epoch: number;
+}
+
+export interface NodeOwnershipOptions {
+  readonly redis: Redis;
+  /** A second connection, used only to subscribe to handover requests. */
+  readonly subscriber: Redis;
+  readonly keys: ClusterKeys;
+  readonly replicaId: string;
+  /** Lock TTL (default 15 s); renewed every `renewIntervalMs` (default ttl/3) while owned. */
+  readonly ttlMs?: number;
+  readonly renewIntervalMs?: number;
+  /** How long to wait for a live owner to hand a node over (default 5 s). */
+  readonly handoverTimeoutMs?: number;
+  /** Is that replica alive (its liveness key exists)? */
+  readonly isReplicaAlive: (id: string) => Promise<boolean>;
+  readonly log: Logger;
+}
+
+export interface OwnershipEvents {
+  /** Another replica asks for `node` (its edge reconnected there): close the tunnel, then release. */
+  onHandoverRequest?(node: string, from: string): void;
+  /** A renewal found the node taken by someone else: stop serving it. */
+  onLost?(node: string): void;
+}
+
+/**
+ * Who serves which edge node, negotiated in Redis: a redlock lock per node, renewed while owned,
+ * plus a fencing epoch incremented on every acquisition. The epoch travels with every write made
+ * for the node (`assertCurrent`), so a replica that lost the node — paused, partitioned — cannot
+ * overwrite the new owner's writes. A node held by a live replica is asked for (pub/sub) and handed
+ * over; one held by a dead replica (liveness key expired) is taken without waiting for the lock TTL.
+ */
+export class NodeOwnership {
+  readonly #owned = new Map<string, Owned>();
+  readonly #acquiring = new Map<string, Promise<number>>();
+  readonly #redlock: Redlock;
+  readonly #ttl: number;
+  #events: OwnershipEvents = {};
+  #timer: NodeJS.Timeout | undefined;
+  #renewing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: NodeOwnershipOptions) {
+    this.#ttl = options.ttlMs ?? 15_000;
+    // One attempt: contention is resolved by the handover protocol, not by redlock's retry loop.
+    this.#redlock = new Redlock([options.redis], { retryCount: 0, driftFactor: 0.01 });
+    this.#redlock.on("error", () => undefined);
+  }
+
+  setEvents(events: OwnershipEvents): void {
+    this.#events = events;
+  }
+
+  async start(): Promise<void> {
+    const channel = this.options.keys.handover(this.options.replicaId);
+    this.options.subscriber.on("message", (ch: string, text: string) => {
+      if (ch !== channel) return;
+      try {
+        const { node, from } = JSON.parse(text) as { node: string; from: string };
+        this.options.log.info({ node, from }, "handover requested");
+        this.#events.onHandoverRequest?.(node, from);
+      } catch {
+        this.options.log.warn({ text }, "malformed handover request");
+      }
+    });
+    await this.options.subscriber.subscribe(channel);
+    this.#timer = setInterval(
+      () => {
+        this.#renewing = this.#renewing.then(() => this.renewAll());
+      },
+      this.options.renewIntervalMs ?? Math.floor(this.#ttl / 3),
+    );
+  }
+
+  /** Nodes owned here, with their epochs. */
+  owned(): ReadonlyMap<string, number> {
+    return new Map([...this.#owned].map(([node, o]) => [node, o.epoch]));
+  }
+
+  epochOf(node: string): number | undefined {
+    return this.#owned.get(node)?.epoch;
+  }
+
+  /** Owns `node` (or already does); resolves to the fencing epoch. */
+  acquire(node: string): Promise<number> {
+    const owned = this.#owned.get(node);
+    if (owned) return Promise.resolve(owned.epoch);
+    let pending = this.#acquiring.get(node);
+    if (!pending) {
+      pending = this.#acquire(node).finally(() => this.#acquiring.delete(node));
+      this.#acquiring.set(node, pending);
+    }
+    return pending;
+  }
+
+  /** Gives `node` up (tunnel handed over, shed, or shutting down). */
+  async release(node: string): Promise<void> {
+    const owned = this.#owned.get(node);
+    if (!owned) return;
+    this.#owned.delete(node);
+    const { keys, redis } = this.options;
+    await redis.eval(RELEASE, 3, keys.lock(node), keys.epoch(node), keys.owner(node), owned.token);
+  }
+
+  /**
+   * Fencing: throws FencedError unless this replica still owns `node` at the epoch it acquired.
+   * Checked in Redis right before a write; see docs/ha.md for the window this leaves and how Node
+   * writes close it in the apiserver itself.
+   */
+  async assertCurrent(node: string): Promise<number> {
+    const owned = this.#owned.get(node);
+    if (!owned) throw new FencedError(`node ${node} is not owned by replica ${this.options.replicaId}`);
+    const { keys, redis } = this.options;
+    const current = await redis.eval(
+      IS_CURRENT,
+      3,
+      keys.lock(node),
+      keys.epoch(node),
+      keys.owner(node),
+      String(owned.epoch),
+    );
+    if (current !== 1) {
+      this.#lose(node);
+      throw new FencedError(`node ${node}: epoch ${owned.epoch} is no longer current`);
+    }
+    return owned.epoch;
+  }
+
+  /** Renews every owned node's lock in one pipeline; nodes found taken are dropped (onLost). */
+  async renewAll(): Promise<void> {
+    if (this.#owned.size === 0) return;
+    const { keys, redis } = this.options;
+    const entries = [...this.#owned];
+    const pipeline = redis.pipeline();
+    for (const [node, o] of entries)
+      pipeline.eval(
+        RENEW,
+        3,
+        keys.lock(node),
+        keys.epoch(node),
+        keys.owner(node),
+        o.token,
+        this.options.replicaId,
+        String(o.epoch),
+        String(this.#ttl),
+      );
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, "renewing node locks failed; retrying");
+      return;
+    }
+    let restored = 0;
+    entries.forEach(([node], i) => {
+      const [err, result] = results?.[i] ?? [null, 0];
+      if (err) return; // transient: the next pass retries before the TTL runs out
+      if (result === 0) this.#lose(node);
+      else if (result === 2) restored++;
+    });
+    if (restored > 0)
+      this.options.log.warn({ restored }, "node locks were missing in Redis and were re-established");
+  }
+
+  /** Stops renewing and releases every node (graceful shutdown); safe to call twice. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#renewing;
+    await Promise.allSettled([...this.#owned.keys()].map((node) => this.release(node)));
+    await this.options.subscriber.unsubscribe().catch(() => undefined);
+  }
+
+  /** Stops renewing without releasing (tests: a replica that froze or was killed). */
+  abandon(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#owned.clear();
+  }
+
+  async #acquire(node: string): Promise<number> {
+    const deadline = Date.now() + (this.options.handoverTimeoutMs ?? 5000);
+    let asked = false;
+    for (let attempt = 0; ; attempt++) {
+      const epoch = await this.#tryLock(node);
+      if (epoch !== undefined) return epoch;
+      const holder = await this.#holder(node);
+      if (
+        holder &&
+        holder.replica !== this.options.replicaId &&
+        (await this.options.isReplicaAlive(holder.replica))
+      ) {
+        if (!asked) {
+          asked = true;
+          await this.options.redis.publish(
+            this.options.keys.handover(holder.replica),
+            JSON.stringify({ node, from: this.options.replicaId }),
+          );
+        }
+      } else if (holder || attempt > 5) {
+        // Dead holder (or a record from this replica's previous life, or a lock without a record):
+        // clear it if it is still the one we saw, and take the node now.
+        const token = holder?.token ?? (await this.options.redis.get(this.options.keys.lock(node)));
+        if (token) {
+          const { keys, redis } = this.options;
+          await redis.eval(CLEAR_STALE, 3, keys.lock(node), keys.epoch(node), keys.owner(node), token);
+          this.options.log.info(
+            { node, from: holder?.replica ?? "unknown" },
+            "taking over a node from a dead replica",
+          );
+        }
+        continue;
+      }
+      if (Date.now() >= deadline)
+        throw new OwnershipUnavailableError(
+          `node ${node} is held by replica ${holder?.replica ?? "?"}, which did not hand it over`,
+        );
+      await sleep(50 + Math.random() * 50);
+    }
+  }
+
+  async #tryLock(node: string): Promise<number | undefined> {
+    let lock: Lock;
+    try {
+      lock = await this.#redlock.acquire([this.options.keys.lock(node)], this.#ttl);
+    } catch {
+      return undefined;
+    }
+    const { keys, redis } = this.options;
+    const epoch = Number(
+      await redis.eval(
+        CLAIM,
+        3,
+        keys.lock(node),
+        keys.epoch(node),
+        keys.owner(node),
+        lock.value,
+        this.options.replicaId,
+        String(this.#ttl),
+      ),
+    );
+    if (epoch <= 0) return undefined;
+    this.#owned.set(node, { token: lock.value, epoch });
+    this.options.log.debug({ node, epoch }, "node owned");
+    return epoch;
+  }
+
+  async #holder(node: string): Promise<{ replica: string; epoch: number; token: string } | undefined> {
+    const record = await this.options.redis.get(this.options.keys.owner(node));
+    if (!record) return undefined;
+    const [replica = "", epoch = "0", token = ""] = record.split(" ");
+    return { replica, epoch: Number(epoch), token };
+  }
+
+  #lose(node: string): void {
+    if (!this.#owned.delete(node)) return;
+    this.options.log.warn({ node }, "node ownership lost to another replica");
+    this.#events.onLost?.(node);
+  }
+}
