@@ -4,6 +4,11 @@ import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { requiresAck } from "../protocol/ack-policy.js";
 import type { Message } from "../protocol/message.js";
+import { ClusterKeys } from "./cluster/keys.js";
+import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownership.js";
+import { LocalOwnership, type Ownership } from "./cluster/ownership.js";
+import { ReplicaRegistry } from "./cluster/replica-registry.js";
+import { ConfigError } from "./config.js";
 import { ensureCrds } from "./devices/crd-installer.js";
 import { DEFAULT_DEVICE_PROTOCOLS, deviceCrd, deviceModelCrd, deviceStatusCrd } from "./devices/crds.js";
 import { DeviceController } from "./devices/device-controller.js";
@@ -15,6 +20,7 @@ import { Upstream } from "./controllers/upstream.js";
 import { MemoryAckStore, type AckStore } from "./hub/ack-store.js";
 import { CertificateServer, DEFAULT_CERTIFICATE_PORT } from "./hub/certificate-server.js";
 import { CloudHub, CLOUDHUB_DEFAULTS } from "./hub/cloudhub.js";
+import { CloseCode } from "./hub/tunnel-connection.js";
 import { RedisAckStore } from "./hub/redis-ack-store.js";
 import { KubeRest } from "./kube/kube-rest.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
@@ -46,34 +52,92 @@ export interface CloudcoreOptions {
    * `https://<first advertised address>:<port>/validate/devices`). null: not served, not registered.
    */
   readonly deviceWebhook?: { readonly port: number; readonly url?: string } | null;
+  /**
+   * Run as one replica of a cluster: node ownership negotiated in Redis (`redisUrl` required).
+   * Absent: a single cloudcore that owns every node.
+   */
+  readonly cluster?: {
+    readonly replicaId: string;
+    /** Address others reach this replica at (stream listener, DNAT target); default first advertised. */
+    readonly address?: string;
+    readonly ownershipTtlMs?: number;
+    readonly livenessTtlMs?: number;
+    readonly handoverTimeoutMs?: number;
+    /** How often ownerless edge nodes are looked for and adopted (default 5 s). */
+    readonly adoptIntervalMs?: number;
+  };
   readonly logger?: Logger;
 }
 
+/** The parts of a running cloudcore. */
+interface CloudcoreParts {
+  readonly hub: CloudHub;
+  readonly certificates: CertificateServer;
+  readonly tokens: JoinTokens;
+  readonly edge: EdgeController;
+  readonly devices: DeviceController;
+  readonly webhook: ValidationWebhook | undefined;
+  readonly upstream: Upstream;
+  readonly health: NodeHealth;
+  readonly ownership: Ownership;
+  readonly cluster:
+    | {
+        readonly nodes: NodeOwnership;
+        readonly registry: ReplicaRegistry;
+        readonly subscriber: Redis;
+        readonly adoptIntervalMs: number;
+      }
+    | undefined;
+  readonly metrics: CloudcoreMetrics;
+  readonly rest: KubeRest;
+  readonly redis: Redis | undefined;
+  readonly httpServer: Server | undefined;
+  readonly log: Logger;
+}
+
 /**
- * One cloudcore process: certificate server, cloudhub (tunnels), EdgeController (downstream and
- * upstream), offline-autonomy health keeping, and metrics, wired together.
+ * One cloudcore process: certificate server, cloudhub (tunnels), EdgeController and DeviceController
+ * (downstream and upstream), offline-autonomy health keeping, metrics, and — as a cluster replica —
+ * node ownership negotiated in Redis. A node is served only while owned: its tunnel is admitted
+ * after the ownership is acquired, downstream messages go only to owned nodes, and every write made
+ * for a node first checks the fencing epoch.
  */
 export class Cloudcore {
   readonly #upstreamChains = new Map<string, Promise<void>>();
+  #adoptTimer: NodeJS.Timeout | undefined;
+  readonly hub: CloudHub;
+  readonly certificates: CertificateServer;
+  readonly tokens: JoinTokens;
+  readonly edge: EdgeController;
+  readonly devices: DeviceController;
+  readonly webhook: ValidationWebhook | undefined;
+  readonly upstream: Upstream;
+  readonly health: NodeHealth;
+  readonly ownership: Ownership;
+  readonly metrics: CloudcoreMetrics;
+  readonly #parts: CloudcoreParts;
+  readonly #log: Logger;
 
-  private constructor(
-    readonly hub: CloudHub,
-    readonly certificates: CertificateServer,
-    readonly tokens: JoinTokens,
-    readonly edge: EdgeController,
-    readonly devices: DeviceController,
-    readonly webhook: ValidationWebhook | undefined,
-    readonly upstream: Upstream,
-    readonly health: NodeHealth,
-    readonly metrics: CloudcoreMetrics,
-    private readonly rest: KubeRest,
-    private readonly redis: Redis | undefined,
-    private readonly httpServer: Server | undefined,
-    private readonly log: Logger,
-  ) {}
+  private constructor(parts: CloudcoreParts) {
+    this.#parts = parts;
+    ({
+      hub: this.hub,
+      certificates: this.certificates,
+      tokens: this.tokens,
+      edge: this.edge,
+      devices: this.devices,
+      webhook: this.webhook,
+      upstream: this.upstream,
+      health: this.health,
+      ownership: this.ownership,
+      metrics: this.metrics,
+    } = parts);
+    this.#log = parts.log.child({ component: "cloudcore" });
+  }
 
   static async start(options: CloudcoreOptions): Promise<Cloudcore> {
     const log = options.logger ?? pino({ level: "info" });
+    if (options.cluster && !options.redisUrl) throw new ConfigError("cluster mode needs redisUrl");
     const metrics = createCloudcoreMetrics();
     const namespace = options.namespace ?? DEFAULT_CLOUD_NAMESPACE;
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -84,7 +148,7 @@ export class Cloudcore {
     const ackStore: AckStore = redis ? new RedisAckStore(redis) : new MemoryAckStore();
     const host = options.host ?? CLOUDHUB_DEFAULTS.host;
     const started: { close(): unknown }[] = [];
-    let sink: DownstreamSink;
+    let cluster: CloudcoreParts["cluster"];
     try {
       const certificates = await CertificateServer.start({
         ca,
@@ -110,33 +174,69 @@ export class Cloudcore {
       });
       started.push(hub);
       metrics.setSyncLagSource(() => hub.delivery.syncLag());
-      const isConnected = (node: string): boolean => hub.sessions.get(node) !== undefined;
-      const edge = new EdgeController({
-        kubeConfig: options.kubeConfig,
-        rest,
-        metrics,
-        log,
-        sink: (sink = {
-          deliver: (node, message, meta) => {
-            if (requiresAck(message)) return hub.delivery.deliver(node, message, meta);
-            hub.send(node, message);
-            return Promise.resolve();
-          },
-          acked: (node) => hub.delivery.acked(node),
-          isConnected,
-          forgetNode: (node) => hub.delivery.forgetNode(node),
-        }),
-      });
+
+      let ownership: Ownership = new LocalOwnership();
+      if (options.cluster && redis && options.redisUrl) {
+        const c = options.cluster;
+        const keys = new ClusterKeys();
+        const subscriber = new Redis(options.redisUrl);
+        const startedAt = Date.now();
+        const registry = new ReplicaRegistry({
+          redis,
+          keys,
+          log,
+          self: () => ({
+            id: c.replicaId,
+            address: c.address ?? options.advertise.ipAddresses[0] ?? "127.0.0.1",
+            connected: hub.sessions.size,
+            messagesPerSecond: 0,
+            startedAt,
+          }),
+          ...(c.livenessTtlMs !== undefined && { ttlMs: c.livenessTtlMs }),
+        });
+        const nodes = new NodeOwnership({
+          redis,
+          subscriber,
+          keys,
+          replicaId: c.replicaId,
+          isReplicaAlive: (id) => registry.isAlive(id),
+          log,
+          ...(c.ownershipTtlMs !== undefined && { ttlMs: c.ownershipTtlMs }),
+          ...(c.handoverTimeoutMs !== undefined && { handoverTimeoutMs: c.handoverTimeoutMs }),
+        });
+        await registry.start();
+        await nodes.start();
+        cluster = { nodes, registry, subscriber, adoptIntervalMs: c.adoptIntervalMs ?? 5000 };
+        ownership = nodes;
+      }
+      // Downstream goes to a node only while it has a tunnel here and is owned here.
+      const isServed = (node: string): boolean =>
+        hub.sessions.get(node) !== undefined && ownership.owns(node);
+      const sink: DownstreamSink = {
+        deliver: (node, message, meta) => {
+          if (requiresAck(message)) return hub.delivery.deliver(node, message, meta);
+          hub.send(node, message);
+          return Promise.resolve();
+        },
+        acked: (node) => hub.delivery.acked(node),
+        isConnected: isServed,
+        forgetNode: (node) => hub.delivery.forgetNode(node),
+      };
+      const edge = new EdgeController({ kubeConfig: options.kubeConfig, rest, metrics, log, sink });
       await ensureCrds(
         rest,
         [deviceModelCrd(), deviceCrd(options.deviceProtocols ?? DEFAULT_DEVICE_PROTOCOLS), deviceStatusCrd()],
         log,
       );
+      const fence = async (node: string): Promise<void> => {
+        await ownership.assertCurrent(node);
+      };
       const devices = new DeviceController({
         kubeConfig: options.kubeConfig,
         rest,
         sink,
         isEdgeNode: (node) => edge.isEdgeNode(node),
+        fence,
         metrics,
         log,
       });
@@ -159,13 +259,18 @@ export class Cloudcore {
           options.deviceWebhook.url ?? `https://${hostPart}:${webhook.port}${VALIDATE_DEVICES_PATH}`,
         );
       }
-      const upstream = new Upstream({ rest, edge, metrics, log });
+      const upstream = new Upstream({ rest, edge, metrics, log, fence });
       const health = new NodeHealth({
         rest,
         log,
-        edgeNodes: () => edge.nodes.list().map((n) => n.metadata?.name ?? ""),
+        // Offline nodes are vouched for by their owner only.
+        edgeNodes: () =>
+          options.cluster
+            ? [...ownership.owned().keys()].filter((n) => edge.isEdgeNode(n))
+            : edge.nodes.list().map((n) => n.metadata?.name ?? ""),
         nodeObject: (node) => edge.nodes.get("", node),
-        isConnected,
+        isConnected: (node) => hub.sessions.get(node) !== undefined,
+        fence,
         ...(options.offlineGraceMs !== undefined && { offlineGraceMs: options.offlineGraceMs }),
         ...(options.maxAutonomyMs !== undefined && { maxAutonomyMs: options.maxAutonomyMs }),
         ...(options.leaseRenewIntervalMs !== undefined && { renewIntervalMs: options.leaseRenewIntervalMs }),
@@ -174,7 +279,7 @@ export class Cloudcore {
         options.metricsPort === null
           ? undefined
           : await serveMetrics(metrics, host, options.metricsPort ?? 9091, edge);
-      const cloudcore = new Cloudcore(
+      const cloudcore = new Cloudcore({
         hub,
         certificates,
         tokens,
@@ -183,18 +288,23 @@ export class Cloudcore {
         webhook,
         upstream,
         health,
+        ownership,
+        cluster,
         metrics,
         rest,
         redis,
         httpServer,
-        log.child({ component: "cloudcore" }),
-      );
+        log,
+      });
       cloudcore.#wire();
       await Promise.all([edge.start(), devices.start()]);
       health.start();
       return cloudcore;
     } catch (err) {
       for (const s of started.reverse()) await s.close();
+      await cluster?.nodes.stop().catch(() => undefined);
+      await cluster?.registry.stop().catch(() => undefined);
+      cluster?.subscriber.disconnect();
       rest.close();
       redis?.disconnect();
       throw err;
@@ -202,19 +312,35 @@ export class Cloudcore {
   }
 
   get metricsPort(): number | undefined {
-    const address = this.httpServer?.address();
+    const address = this.#parts.httpServer?.address();
     return typeof address === "object" && address ? address.port : undefined;
+  }
+
+  /** The cluster parts when running as a replica. */
+  get cluster(): CloudcoreParts["cluster"] {
+    return this.#parts.cluster;
   }
 
   #wire(): void {
     this.hub.setHandlers({
       onConnect: (session) => {
-        this.health.connected(session.nodeName);
-        void this.edge.resync(session.nodeName).catch((err: unknown) => {
-          this.log.error(
-            { node: session.nodeName, err: (err as Error).message },
-            "resync after connect failed",
-          );
+        const node = session.nodeName;
+        // Serve only once owned; the node's upstream requests wait for this in their chain.
+        this.#inOrder(node, async () => {
+          try {
+            await this.ownership.acquire(node);
+          } catch (err) {
+            if (!(err instanceof OwnershipUnavailableError)) throw err;
+            this.#log.info(
+              { node, reason: err.message },
+              "node owned elsewhere: asking the edge to retry later",
+            );
+            session.close(CloseCode.TryLater, "node is owned by another replica; retry later");
+            return;
+          }
+          if (this.hub.sessions.get(node) !== session) return;
+          this.health.connected(node);
+          await this.edge.resync(node);
         });
       },
       onDisconnect: (session) => {
@@ -223,38 +349,100 @@ export class Cloudcore {
       },
       onMessage: (session, message) => this.#upstream(session.nodeName, message),
     });
+    this.#parts.cluster?.nodes.setEvents({
+      onHandoverRequest: (node, from) => {
+        // The edge is connecting to `from`: our tunnel to it (if any) is stale.
+        this.#inOrder(node, async () => {
+          this.hub.sessions.get(node)?.close(CloseCode.Reconnect, `node handed over to replica ${from}`);
+          await this.ownership.release(node);
+        });
+      },
+      onLost: (node) => {
+        this.hub.sessions.get(node)?.close(CloseCode.Reconnect, "node ownership lost; reconnect");
+      },
+    });
+    const cluster = this.#parts.cluster;
+    if (cluster) {
+      let running = false;
+      this.#adoptTimer = setInterval(() => {
+        if (running) return;
+        running = true;
+        const edgeNodes = this.edge.nodes.list().map((n) => n.metadata?.name ?? "");
+        cluster.nodes
+          .adoptOrphans(edgeNodes)
+          .catch((err: unknown) =>
+            this.#log.warn({ err: (err as Error).message }, "adopting ownerless nodes failed"),
+          )
+          .finally(() => (running = false));
+      }, cluster.adoptIntervalMs);
+    }
   }
 
   /** Requests of one node are handled in arrival order (a later status never lands first). */
   #upstream(node: string, message: Message): void {
+    this.#inOrder(node, async () => {
+      if (!this.ownership.owns(node)) {
+        // Not (or no longer) ours: the edge resends unanswered requests once it is served.
+        this.#log.debug(
+          { node, resource: message.route.resource },
+          "request from a node not owned here dropped",
+        );
+        return;
+      }
+      const reply =
+        (await this.devices.handleUpstream(node, message)) ?? (await this.upstream.handle(node, message));
+      if (reply) this.hub.send(node, reply);
+    });
+  }
+
+  /** Runs `task` after everything queued before it for `node`. */
+  #inOrder(node: string, task: () => Promise<void>): void {
     const previous = this.#upstreamChains.get(node) ?? Promise.resolve();
     const next = previous
-      .then(
-        async () => (await this.devices.handleUpstream(node, message)) ?? this.upstream.handle(node, message),
-      )
-      .then((reply) => {
-        if (reply) this.hub.send(node, reply);
-      })
-      .catch((err: unknown) => this.log.error({ node, err }, "upstream handling failed"))
+      .then(task)
+      .catch((err: unknown) => this.#log.error({ node, err }, "node task failed"))
       .finally(() => {
         if (this.#upstreamChains.get(node) === next) this.#upstreamChains.delete(node);
       });
     this.#upstreamChains.set(node, next);
   }
 
+  /** Graceful stop: releases owned nodes (others take them at once), closes tunnels and listeners. */
   async close(): Promise<void> {
+    clearInterval(this.#adoptTimer);
     await this.health.stop();
+    await this.#parts.cluster?.nodes.stop();
+    await this.#parts.cluster?.registry.stop();
+    this.#parts.cluster?.subscriber.disconnect();
     await this.hub.close();
     await this.edge.stop();
     await this.devices.stop();
     await this.webhook?.close();
     await this.certificates.close();
     await Promise.allSettled([...this.#upstreamChains.values()]);
+    const { httpServer, rest, redis } = this.#parts;
+    await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+    rest.close();
+    if (redis) await redis.quit().catch(() => redis.disconnect());
+  }
+
+  /** As if the process died (tests): nothing released, nothing closed cleanly. */
+  async crash(): Promise<void> {
+    clearInterval(this.#adoptTimer);
+    this.#parts.cluster?.nodes.abandon();
+    this.#parts.cluster?.registry.abandon();
+    this.#parts.cluster?.subscriber.disconnect();
+    this.#parts.redis?.disconnect();
+    await this.health.stop();
+    await this.hub.close();
+    await this.edge.stop();
+    await this.devices.stop();
+    await this.webhook?.close();
+    await this.certificates.close();
     await new Promise<void>((resolve) =>
-      this.httpServer ? this.httpServer.close(() => resolve()) : resolve(),
+      this.#parts.httpServer ? this.#parts.httpServer.close(() => resolve()) : resolve(),
     );
-    this.rest.close();
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+    this.#parts.rest.close();
   }
 }
 

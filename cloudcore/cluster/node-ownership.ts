@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import Redlock, { type Lock } from "redlock";
 import { CloudcoreError } from "../errors.js";
 import type { ClusterKeys } from "./keys.js";
+import type { Ownership } from "./ownership.js";
 import { CLAIM, CLEAR_STALE, IS_CURRENT, RELEASE, RENEW } from "./scripts.js";
 
 /** The node could not be owned now (another live replica holds it and did not hand it over). */
@@ -53,7 +54,7 @@ export interface OwnershipEvents {
  * overwrite the new owner's writes. A node held by a live replica is asked for (pub/sub) and handed
  * over; one held by a dead replica (liveness key expired) is taken without waiting for the lock TTL.
  */
-export class NodeOwnership {
+export class NodeOwnership implements Ownership {
   readonly #owned = new Map<string, Owned>();
   readonly #acquiring = new Map<string, Promise<number>>();
   readonly #redlock: Redlock;
@@ -97,6 +98,10 @@ export class NodeOwnership {
   /** Nodes owned here, with their epochs. */
   owned(): ReadonlyMap<string, number> {
     return new Map([...this.#owned].map(([node, o]) => [node, o.epoch]));
+  }
+
+  owns(node: string): boolean {
+    return this.#owned.has(node);
   }
 
   epochOf(node: string): number | undefined {
@@ -182,6 +187,26 @@ export class NodeOwnership {
     });
     if (restored > 0)
       this.options.log.warn({ restored }, "node locks were missing in Redis and were re-established");
+  }
+
+  /**
+   * Takes nodes nobody owns (their owner died or shut down while they were offline), at most
+   * `limit` per call, so that someone keeps vouching for them. One attempt each, no handover.
+   */
+  async adoptOrphans(nodes: readonly string[], limit = 100): Promise<string[]> {
+    const candidates = nodes.filter((n) => !this.#owned.has(n) && !this.#acquiring.has(n));
+    const adopted: string[] = [];
+    for (let i = 0; i < candidates.length && adopted.length < limit; i += 500) {
+      const chunk = candidates.slice(i, i + 500);
+      const records = await this.options.redis.mget(chunk.map((n) => this.options.keys.owner(n)));
+      for (const [j, record] of records.entries()) {
+        if (record !== null || adopted.length >= limit) continue;
+        const node = chunk[j] ?? "";
+        if ((await this.#tryLock(node)) !== undefined) adopted.push(node);
+      }
+    }
+    if (adopted.length > 0) this.options.log.info({ count: adopted.length }, "adopted ownerless nodes");
+    return adopted;
   }
 
   /** Stops renewing and releases every node (graceful shutdown); safe to call twice. */

@@ -86,6 +86,12 @@ export class ReplicaRegistry {
     return out;
   }
 
+  /** Stops refreshing but leaves the key to expire (tests: a replica that was killed). */
+  abandon(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
   /** Stops refreshing and removes the key: others see this replica gone at once. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);

@@ -15,6 +15,8 @@ export interface NodeHealthOptions {
   /** Edge nodes this replica answers for (all of them in a single replica). */
   readonly edgeNodes: () => Iterable<string>;
   readonly isConnected: (node: string) => boolean;
+  /** Throws unless this replica still owns the node (fencing); awaited before every write. */
+  readonly fence?: (node: string) => Promise<void>;
   /** The cached Node, to notice a taint left by an earlier cloudcore. */
   readonly nodeObject: (node: string) => NodeJson | undefined;
   /** A node offline for less than this is left alone (default 40 s). */
@@ -92,9 +94,14 @@ export class NodeHealth {
       (object?.spec?.taints ?? []).some((t) => t.key === OFFLINE_TAINT.key) ||
       (object?.status?.conditions ?? []).some((c) => c.type === TUNNEL_CONDITION && c.status !== "True");
     if (state?.tainted || marked) {
-      this.#tick = this.#tick.then(() =>
-        this.#setOnline(node).catch((err: unknown) => this.#failed(node, "clearing the offline taint", err)),
-      );
+      this.#tick = this.#tick.then(async () => {
+        try {
+          await this.options.fence?.(node);
+          await this.#setOnline(node);
+        } catch (err) {
+          this.#failed(node, "clearing the offline taint", err);
+        }
+      });
     }
   }
 
@@ -139,6 +146,7 @@ export class NodeHealth {
         continue;
       }
       try {
+        await this.options.fence?.(node);
         await this.#renewLease(node);
         if (!state.tainted && offlineFor >= this.#grace) {
           await this.#setOffline(node, state.since);

@@ -6,6 +6,7 @@ import { parseResource, type ResourceRef } from "../../protocol/resource.js";
 import { KubeApiError, PatchType, statusCodeOf, type KubeRest, type KubeStatus } from "../kube/kube-rest.js";
 import type { KubeObject, NodeJson, PodJson } from "../kube/objects.js";
 import type { CloudcoreMetrics } from "../metrics.js";
+import { FencedError } from "../cluster/node-ownership.js";
 import type { EdgeController } from "./edge-controller.js";
 import { EDGE_NODE_LABEL } from "./edge-resources.js";
 import { referenceKey } from "./pod-references.js";
@@ -85,6 +86,8 @@ export interface UpstreamOptions {
   readonly edge: EdgeController;
   readonly metrics: CloudcoreMetrics;
   readonly log: Logger;
+  /** Throws unless this replica still owns the node (fencing); awaited before every write. */
+  readonly fence?: (node: string) => Promise<void>;
 }
 
 /**
@@ -111,13 +114,18 @@ export class Upstream {
       return this.#reply(message, { ErrStatus: badRequest((err as Error).message).status });
     }
     try {
+      if (operation !== Operation.Query) await this.options.fence?.(node);
       const reply = await this.#dispatch(node, ref, operation, message);
       this.#count(ref.type, operation, "ok");
       return reply;
     } catch (err) {
       const status = statusOfError(err);
       this.#count(ref.type, operation, String(status.code ?? "error"));
-      if (!(err instanceof UpstreamFailure) && !(err instanceof KubeApiError))
+      if (
+        !(err instanceof UpstreamFailure) &&
+        !(err instanceof KubeApiError) &&
+        !(err instanceof FencedError)
+      )
         this.#log.error(
           { node, resource: message.route.resource, operation, err },
           "upstream request failed",
@@ -399,6 +407,15 @@ export class Upstream {
 
 function statusOfError(err: unknown): KubeStatus {
   if (err instanceof UpstreamFailure) return err.status;
+  if (err instanceof FencedError)
+    return {
+      kind: "Status",
+      apiVersion: "v1",
+      status: "Failure",
+      code: 503,
+      reason: "ServiceUnavailable",
+      message: err.message,
+    };
   if (err instanceof KubeApiError)
     return { kind: "Status", apiVersion: "v1", status: "Failure", code: err.statusCode, ...err.status };
   return {

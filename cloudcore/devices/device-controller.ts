@@ -73,6 +73,8 @@ export interface DeviceControllerOptions {
   readonly sink: DownstreamSink;
   /** Is this Node an edge node (the EdgeController's cache)? */
   readonly isEdgeNode: (node: string) => boolean;
+  /** Throws unless this replica still owns the node (fencing); awaited before every write. */
+  readonly fence?: (node: string) => Promise<void>;
   readonly metrics: CloudcoreMetrics;
   readonly log: Logger;
 }
@@ -183,6 +185,7 @@ export class DeviceController implements DesiredSource {
       return reply(`device ${namespace}/${name} is not bound to node ${node}`);
     }
     try {
+      await this.options.fence?.(node);
       const content =
         typeof message.content === "string" ? (JSON.parse(message.content) as unknown) : message.content;
       if (kind === "twin/edge_updated") await this.#writeTwins(device, TwinUpdate.parse(content));

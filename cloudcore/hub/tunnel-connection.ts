@@ -20,4 +20,8 @@ export const CloseCode = {
   KeepaliveTimeout: 4001,
   SlowConsumer: 4002,
   ProtocolError: 4003,
+  /** The node is owned by another replica that did not hand it over, or admission is full: retry later. */
+  TryLater: 4005,
+  /** This replica gave the node up (handover, rebalancing, lost ownership): reconnect (maybe elsewhere). */
+  Reconnect: 4006,
 } as const;
