@@ -45,6 +45,8 @@ export interface CloudcoreOptions {
   readonly offlineGraceMs?: number;
   readonly maxAutonomyMs?: number;
   readonly leaseRenewIntervalMs?: number;
+  /** Extra label selector for the edge Nodes served (several cloudcore clusters on one apiserver). */
+  readonly edgeNodeSelector?: string;
   /** Protocols a Device may name (the Device CRD's CEL rule). */
   readonly deviceProtocols?: readonly string[];
   /**
@@ -222,7 +224,14 @@ export class Cloudcore {
         isConnected: isServed,
         forgetNode: (node) => hub.delivery.forgetNode(node),
       };
-      const edge = new EdgeController({ kubeConfig: options.kubeConfig, rest, metrics, log, sink });
+      const edge = new EdgeController({
+        kubeConfig: options.kubeConfig,
+        rest,
+        metrics,
+        log,
+        sink,
+        ...(options.edgeNodeSelector !== undefined && { edgeNodeSelector: options.edgeNodeSelector }),
+      });
       await ensureCrds(
         rest,
         [deviceModelCrd(), deviceCrd(options.deviceProtocols ?? DEFAULT_DEVICE_PROTOCOLS), deviceStatusCrd()],

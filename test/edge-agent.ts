@@ -23,7 +23,7 @@ export class TestEdge {
     server: string,
     credentials: EdgeCredentials,
     log: Logger,
-    private readonly options: { readonly runPods?: boolean } = {},
+    private readonly options: { readonly runPods?: boolean; readonly labels?: Record<string, string> } = {},
   ) {
     this.hub = new EdgeHub({
       server,
@@ -50,7 +50,11 @@ export class TestEdge {
       kind: "Node",
       metadata: {
         name: this.nodeName,
-        labels: { "kubernetes.io/hostname": this.nodeName, "kubernetes.io/os": "linux" },
+        labels: {
+          "kubernetes.io/hostname": this.nodeName,
+          "kubernetes.io/os": "linux",
+          ...this.options.labels,
+        },
       },
       spec: {},
       status: {

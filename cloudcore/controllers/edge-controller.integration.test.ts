@@ -43,6 +43,8 @@ describe("EdgeController end to end: real apiserver, scheduler, controller-manag
       kubeedgePort: null,
       metricsPort: 0,
       redisUrl: env.redis?.url ?? "",
+      // Only this test's nodes: other tests' cloudcores share the apiserver.
+      edgeNodeSelector: `edgefleet.io/test=${namespace}`,
       keepaliveTimeoutMs: 3000,
       ackTimeoutMs: 2000,
       offlineGraceMs: 2000,
@@ -51,7 +53,9 @@ describe("EdgeController end to end: real apiserver, scheduler, controller-manag
     });
 
   const newEdge = (name: string, creds: NodeCredentials): TestEdge =>
-    new TestEdge(name, `127.0.0.1:${ports.tunnel}`, creds, log);
+    new TestEdge(name, `127.0.0.1:${ports.tunnel}`, creds, log, {
+      labels: { "edgefleet.io/test": namespace },
+    });
 
   const pod = (name: string): Promise<PodJson> =>
     rest.get<PodJson>(`/api/v1/namespaces/${namespace}/pods/${name}`);

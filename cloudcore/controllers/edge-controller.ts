@@ -31,6 +31,11 @@ export interface EdgeControllerOptions {
   readonly sink: DownstreamSink;
   readonly metrics: CloudcoreMetrics;
   readonly log: Logger;
+  /**
+   * Extra label selector for the edge Nodes this cloudcore serves (e.g. `region=eu`), so several
+   * cloudcore clusters can share one apiserver without touching each other's nodes.
+   */
+  readonly edgeNodeSelector?: string;
 }
 
 const KIND_TYPE: Record<ReferenceKind, string> = {
@@ -64,8 +69,11 @@ export class EdgeController {
       query: Record<string, string>,
       handle: (type: InformerEvent, object: T) => void,
     ): Informer<T> => watchedInformer<T>({ ...options, log: this.#log, resource, path, query, handle });
-    this.nodes = informer<NodeJson>("nodes", "/api/v1/nodes", { labelSelector: EDGE_NODE_LABEL }, (t, n) =>
-      this.#onNode(t, n),
+    this.nodes = informer<NodeJson>(
+      "nodes",
+      "/api/v1/nodes",
+      { labelSelector: [EDGE_NODE_LABEL, options.edgeNodeSelector].filter(Boolean).join(",") },
+      (t, n) => this.#onNode(t, n),
     );
     this.pods = informer<PodJson>("pods", "/api/v1/pods", { fieldSelector: "spec.nodeName!=" }, (t, p) =>
       this.#onPod(t, p),
