@@ -7,6 +7,7 @@ import type { Message } from "../protocol/message.js";
 import { ClusterKeys } from "./cluster/keys.js";
 import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownership.js";
 import { LocalOwnership, type Ownership } from "./cluster/ownership.js";
+import { Rebalancer } from "./cluster/rebalancer.js";
 import { ReplicaRegistry } from "./cluster/replica-registry.js";
 import { ConfigError } from "./config.js";
 import { ensureCrds } from "./devices/crd-installer.js";
@@ -67,6 +68,10 @@ export interface CloudcoreOptions {
     readonly handoverTimeoutMs?: number;
     /** How often ownerless edge nodes are looked for and adopted (default 5 s). */
     readonly adoptIntervalMs?: number;
+    /** How often the load spread is checked (default 5 s; 0 = never rebalance). */
+    readonly rebalanceIntervalMs?: number;
+    /** Tunnels closed per rebalancing round at most (default 50). */
+    readonly rebalanceMaxPerRound?: number;
   };
   readonly logger?: Logger;
 }
@@ -88,6 +93,7 @@ interface CloudcoreParts {
         readonly registry: ReplicaRegistry;
         readonly subscriber: Redis;
         readonly adoptIntervalMs: number;
+        readonly rebalancer: Rebalancer | undefined;
       }
     | undefined;
   readonly metrics: CloudcoreMetrics;
@@ -147,6 +153,8 @@ export class Cloudcore {
     const tokens = new JoinTokens(core, ca, { namespace });
     const rest = await KubeRest.create(options.kubeConfig, metrics.apiserverLatency);
     const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+    // ioredis reconnects by itself; errors are logged, not thrown at the process.
+    redis?.on("error", (err: Error) => log.warn({ err: err.message }, "redis connection error"));
     const ackStore: AckStore = redis ? new RedisAckStore(redis) : new MemoryAckStore();
     const host = options.host ?? CLOUDHUB_DEFAULTS.host;
     const started: { close(): unknown }[] = [];
@@ -181,7 +189,13 @@ export class Cloudcore {
       if (options.cluster && redis && options.redisUrl) {
         const c = options.cluster;
         const keys = new ClusterKeys();
-        const subscriber = new Redis(options.redisUrl);
+        // Connected before it subscribes: a subscribe queued before the ready check turned the
+        // connection into subscriber mode under that check ("only subscriber commands may be used")
+        // and handover requests were never heard.
+        const subscriber = new Redis(options.redisUrl, { lazyConnect: true });
+        subscriber.on("error", (err: Error) =>
+          log.warn({ err: err.message }, "redis subscriber connection error"),
+        );
         const startedAt = Date.now();
         const registry = new ReplicaRegistry({
           redis,
@@ -206,9 +220,28 @@ export class Cloudcore {
           ...(c.ownershipTtlMs !== undefined && { ttlMs: c.ownershipTtlMs }),
           ...(c.handoverTimeoutMs !== undefined && { handoverTimeoutMs: c.handoverTimeoutMs }),
         });
+        await subscriber.connect();
         await registry.start();
         await nodes.start();
-        cluster = { nodes, registry, subscriber, adoptIntervalMs: c.adoptIntervalMs ?? 5000 };
+        const rebalancer =
+          c.rebalanceIntervalMs === 0
+            ? undefined
+            : new Rebalancer({
+                self: c.replicaId,
+                listReplicas: () => registry.list(),
+                publish: () => registry.publish(),
+                // Oldest tunnels first; the node stays owned here until another replica asks for it.
+                shed: (count) => {
+                  const names = [...hub.sessions.nodeNames()].slice(0, count);
+                  for (const name of names)
+                    hub.sessions.get(name)?.close(CloseCode.Reconnect, "rebalancing: reconnect");
+                  return names.length;
+                },
+                log,
+                ...(c.rebalanceIntervalMs !== undefined && { intervalMs: c.rebalanceIntervalMs }),
+                ...(c.rebalanceMaxPerRound !== undefined && { maxPerRound: c.rebalanceMaxPerRound }),
+              });
+        cluster = { nodes, registry, subscriber, adoptIntervalMs: c.adoptIntervalMs ?? 5000, rebalancer };
         ownership = nodes;
       }
       // Downstream goes to a node only while it has a tunnel here and is owned here.
@@ -371,6 +404,7 @@ export class Cloudcore {
       },
     });
     const cluster = this.#parts.cluster;
+    cluster?.rebalancer?.start();
     if (cluster) {
       let running = false;
       this.#adoptTimer = setInterval(() => {
@@ -419,6 +453,7 @@ export class Cloudcore {
   /** Graceful stop: releases owned nodes (others take them at once), closes tunnels and listeners. */
   async close(): Promise<void> {
     clearInterval(this.#adoptTimer);
+    this.#parts.cluster?.rebalancer?.stop();
     await this.health.stop();
     await this.#parts.cluster?.nodes.stop();
     await this.#parts.cluster?.registry.stop();
@@ -438,6 +473,7 @@ export class Cloudcore {
   /** As if the process died (tests): nothing released, nothing closed cleanly. */
   async crash(): Promise<void> {
     clearInterval(this.#adoptTimer);
+    this.#parts.cluster?.rebalancer?.stop();
     this.#parts.cluster?.nodes.abandon();
     this.#parts.cluster?.registry.abandon();
     this.#parts.cluster?.subscriber.disconnect();

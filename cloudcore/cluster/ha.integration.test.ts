@@ -31,7 +31,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
   let lb: HaproxyBalancer;
   let rest: KubeRest;
 
-  const start = async (id: string): Promise<Cloudcore> => {
+  const start = async (id: string, rebalanceIntervalMs = 0): Promise<Cloudcore> => {
     const p = ports.get(id) ?? { tunnel: await freePort(), certificates: await freePort() };
     ports.set(id, p);
     const replica = await Cloudcore.start({
@@ -52,6 +52,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
         livenessTtlMs: 1500,
         handoverTimeoutMs: 3000,
         adoptIntervalMs: 1000,
+        rebalanceIntervalMs,
       },
       logger: log.child({ replica: id }),
     });
@@ -69,19 +70,11 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
     return edge;
   };
   const join_ = async (name: string): Promise<void> => {
-    const { token } = await (replicas.get("a") as Cloudcore).tokens.create({
-      ttlSeconds: 600,
-      description: "ha",
-    });
-    credentials.set(
-      name,
-      await joinCloud({
-        server: `127.0.0.1:${lb.ports["certificates"] ?? 0}`,
-        token,
-        nodeName: name,
-        certDir: join(dir, name),
-      }),
-    );
+    const [id, replica] = [...replicas][0] ?? [];
+    if (!replica || !id) throw new Error("no replica running");
+    const { token } = await replica.tokens.create({ ttlSeconds: 600, description: "ha" });
+    const server = `127.0.0.1:${ports.get(id)?.certificates ?? 0}`;
+    credentials.set(name, await joinCloud({ server, token, nodeName: name, certDir: join(dir, name) }));
   };
   const ownerOf = (node: string): string | undefined =>
     [...replicas].find(([, r]) => r.ownership.owns(node) && r.hub.sessions.get(node))?.[0];
@@ -236,5 +229,53 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
     }
     // Bring the replica back for the other tests' cleanup symmetry.
     await start(victim);
+  }, 90_000);
+
+  it("a replica that joins gets its share: the loaded one sheds nodes until the spread is within ±10 %", async () => {
+    // Only fresh replicas c (loaded) and d (joining later) in the cluster, with their own balancer,
+    // rebalancing every 300 ms.
+    await Promise.all(edges.splice(0).map((e) => e.close()));
+    for (const id of ["a", "b"]) {
+      await replicas.get(id)?.close();
+      replicas.delete(id);
+    }
+    const c = await start("c", 300);
+    const dPorts = { tunnel: await freePort(), certificates: await freePort() };
+    ports.set("d", dPorts);
+    const cPorts = ports.get("c") ?? { tunnel: 0, certificates: 0 };
+    const balancer = await startHaproxy(join(dir, "haproxy-cd"), [
+      {
+        name: "tunnel",
+        balance: "leastconn",
+        backends: [
+          { name: "c", host: "127.0.0.1", port: cPorts.tunnel },
+          { name: "d", host: "127.0.0.1", port: dPorts.tunnel },
+        ],
+      },
+    ]);
+    try {
+      const names = Array.from({ length: 10 }, (_, i) => `edge-rb-${i}-${suffix}`);
+      for (const name of names) await join_(name);
+      const connected: TestEdge[] = [];
+      for (const name of names) connected.push(await edgeVia(name, balancer.ports["tunnel"] ?? 0));
+      await until("all on c", () => names.every((n) => c.hub.sessions.get(n) && c.ownership.owns(n)), 20_000);
+
+      const d = await start("d", 300);
+      await until(
+        "spread within ±10 % of even",
+        () => c.hub.sessions.size === 5 && d.hub.sessions.size === 5,
+        30_000,
+      );
+      // Every node ends with exactly one owner, which is also where its tunnel is.
+      await until(
+        "each node owned where it is connected",
+        () =>
+          names.every((n) => [c, d].filter((r) => r.ownership.owns(n) && r.hub.sessions.get(n)).length === 1),
+        10_000,
+      );
+      for (const n of names) expect([c, d].filter((r) => r.ownership.owns(n))).toHaveLength(1);
+    } finally {
+      await balancer.stop();
+    }
   }, 90_000);
 });

@@ -27,7 +27,7 @@ class Replica {
     options: { livenessTtlMs?: number; handoverTimeoutMs?: number; answerHandover?: boolean } = {},
   ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 1 });
-    this.subscriber = new Redis(url);
+    this.subscriber = new Redis(url, { lazyConnect: true });
     this.registry = new ReplicaRegistry({
       redis: this.redis,
       keys,
@@ -57,6 +57,7 @@ class Replica {
   }
 
   async start(): Promise<this> {
+    await this.subscriber.connect();
     await this.registry.start();
     await this.ownership.start();
     return this;

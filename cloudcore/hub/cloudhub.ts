@@ -9,6 +9,7 @@ import { MemoryAckStore, type AckStore } from "./ack-store.js";
 import { KubeEdgeListener } from "./kubeedge-listener.js";
 import { ReliableDelivery } from "./reliable-delivery.js";
 import { SessionManager, type SessionHandlers } from "./session-manager.js";
+import { TokenBucket } from "./token-bucket.js";
 import { UwsListener } from "./uws-listener.js";
 
 /** KubeEdge's cloudhub WebSocket port: here, the uWS door for edgefleet edges and the simulator. */
@@ -32,6 +33,11 @@ export interface CloudHubOptions {
   /** Messages awaiting an ack per node. */
   readonly maxInFlight?: number;
   readonly ackTimeoutMs?: number;
+  /**
+   * New tunnels admitted per second, and the burst allowed; beyond it edges are closed with
+   * TryLater and retry with backoff. Default 500/s, burst 1000; null: unlimited.
+   */
+  readonly admission?: { readonly ratePerSecond: number; readonly burst: number } | null;
   /** Where acked versions are kept; memory by default (Redis when replicas share nodes). */
   readonly ackStore?: AckStore;
   readonly logger?: Logger;
@@ -50,6 +56,7 @@ export const CLOUDHUB_DEFAULTS = {
   maxInFlight: 64,
   // KubeEdge resends an unacked message every 5 s.
   ackTimeoutMs: 5_000,
+  admission: { ratePerSecond: 500, burst: 1000 },
 } as const;
 
 /**
@@ -106,6 +113,12 @@ export class CloudHub {
         highWaterMarkBytes: options.highWaterMarkBytes ?? CLOUDHUB_DEFAULTS.highWaterMarkBytes,
         maxQueuedBytes: options.maxQueuedBytes ?? CLOUDHUB_DEFAULTS.maxQueuedBytes,
         now: options.now ?? Date.now,
+        ...(options.admission !== null && {
+          admission: new TokenBucket({
+            ...(options.admission ?? CLOUDHUB_DEFAULTS.admission),
+            now: options.now ?? Date.now,
+          }),
+        }),
       },
       options.metrics,
       log,

@@ -117,6 +117,7 @@ export class KubeEdgeListener {
       remoteAddress: socket.remoteAddress ?? "",
     };
     const session = this.options.sessions.attach(nodeName, connection);
+    if (!session) return;
     // ws has no drain event of its own; the TLS socket's tells us its buffer emptied.
     socket.on("drain", () => session.drain());
     ws.on("message", (data: Buffer) => this.options.sessions.receive(session, data));

@@ -6,12 +6,15 @@ import type { Message } from "../../protocol/message.js";
 import { parseResource } from "../../protocol/resource.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { NodeSession, type NodeSessionOptions, type SessionObserver } from "./node-session.js";
+import type { TokenBucket } from "./token-bucket.js";
 import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
 
 export interface SessionManagerOptions extends NodeSessionOptions {
   /** Close a tunnel that sent nothing (not even a keepalive) for this long. KubeEdge: 30 s. */
   readonly keepaliveTimeoutMs: number;
   readonly maxFrameBytes: number;
+  /** Rate at which new tunnels are admitted; unlimited when absent. */
+  readonly admission?: TokenBucket;
 }
 
 export interface SessionHandlers {
@@ -68,12 +71,27 @@ export class SessionManager {
     return this.#sessions.size;
   }
 
+  /** Names of the nodes with a tunnel here, oldest tunnel first. */
+  nodeNames(): IterableIterator<string> {
+    return this.#sessions.keys();
+  }
+
   get(nodeName: string): NodeSession | undefined {
     return this.#sessions.get(nodeName);
   }
 
-  /** Registers a just-opened tunnel, closing the node's previous one. */
-  attach(nodeName: string, connection: TunnelConnection): NodeSession {
+  /**
+   * Registers a just-opened tunnel, closing the node's previous one. When the admission bucket is
+   * empty (a reconnect storm) the tunnel is closed at once with TryLater and a retry hint, and
+   * undefined is returned.
+   */
+  attach(nodeName: string, connection: TunnelConnection): NodeSession | undefined {
+    if (this.options.admission && !this.options.admission.take()) {
+      const retryMs = this.options.admission.retryAfterMs();
+      this.metrics.tunnelAttempts.inc({ listener: "any", result: "try_later" });
+      connection.close(CloseCode.TryLater, `admission rate exceeded; retry in ${retryMs} ms`);
+      return undefined;
+    }
     const previous = this.#sessions.get(nodeName);
     const session = new NodeSession(nodeName, connection, this.options, this.#observer);
     this.#sessions.set(nodeName, session);

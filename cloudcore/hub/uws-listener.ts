@@ -163,6 +163,7 @@ export class UwsListener {
       },
       remoteAddress: Buffer.from(ws.getRemoteAddressAsText()).toString("utf8"),
     };
-    data.session = this.options.sessions.attach(data.nodeName, connection);
+    const session = this.options.sessions.attach(data.nodeName, connection);
+    if (session) data.session = session;
   }
 }

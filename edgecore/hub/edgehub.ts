@@ -53,6 +53,9 @@ export type EdgeHubStatus =
   | { readonly type: "waiting"; readonly delayMs: number; readonly lastError: string }
   | { readonly type: "closed" };
 
+/** cloudhub's close code for "retry later" (admission rate exceeded, node owned by another replica). */
+export const TRY_LATER_CLOSE_CODE = 4005;
+
 export const EDGEHUB_DEFAULTS = {
   keepaliveIntervalMs: 15_000,
   requestTimeoutMs: 60_000,
@@ -180,9 +183,11 @@ export class EdgeHub {
       this.#setStatus({ type: "connecting", attempt });
       let lastError: string;
       try {
-        const opened = await this.#connectOnce();
-        if (opened) attempt = 0;
-        lastError = "connection closed";
+        const closed = await this.#connectOnce();
+        // A tunnel the cloud closed with TryLater (admission full, node owned elsewhere) does not
+        // count as a success: the backoff keeps growing, so a reconnect storm spreads out.
+        if (closed.code !== TRY_LATER_CLOSE_CODE) attempt = 0;
+        lastError = `connection closed (${closed.code}${closed.reason ? `: ${closed.reason}` : ""})`;
       } catch (err) {
         lastError = (err as Error).message;
       }
@@ -195,7 +200,8 @@ export class EdgeHub {
   }
 
   /** One connection: resolves when it closes (true if it had opened), rejects if it never opened. */
-  async #connectOnce(): Promise<boolean> {
+  /** Resolves with the close code and reason once an opened tunnel closes; rejects if it never opened. */
+  async #connectOnce(): Promise<{ code: number; reason: string }> {
     const { options } = this;
     const [url, headers] = await this.#dialTarget();
     const socket = new WebSocket(url, {
@@ -210,7 +216,7 @@ export class EdgeHub {
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
     this.#socket = socket;
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<{ code: number; reason: string }>((resolve, reject) => {
       let opened = false;
       socket.on("unexpected-response", (_req, res) => {
         const chunks: Buffer[] = [];
@@ -239,7 +245,7 @@ export class EdgeHub {
         this.#stopKeepalive();
         this.#socket = undefined;
         this.#log.info({ code, reason: reason.toString("utf8") }, "tunnel closed");
-        if (opened) resolve(true);
+        if (opened) resolve({ code, reason: reason.toString("utf8") });
         else reject(new Error(`tunnel closed before opening (${code})`));
       });
     });
