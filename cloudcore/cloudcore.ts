@@ -46,6 +46,8 @@ export interface CloudcoreOptions {
   readonly offlineGraceMs?: number;
   readonly maxAutonomyMs?: number;
   readonly leaseRenewIntervalMs?: number;
+  /** New tunnels admitted per second and burst (cloudhub's default if absent; null = unlimited). */
+  readonly admission?: { readonly ratePerSecond: number; readonly burst: number } | null;
   /** Extra label selector for the edge Nodes served (several cloudcore clusters on one apiserver). */
   readonly edgeNodeSelector?: string;
   /** Protocols a Device may name (the Device CRD's CEL rule). */
@@ -181,6 +183,7 @@ export class Cloudcore {
         ...(options.kubeedgePort !== undefined && { kubeedgePort: options.kubeedgePort }),
         ...(options.keepaliveTimeoutMs !== undefined && { keepaliveTimeoutMs: options.keepaliveTimeoutMs }),
         ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
+        ...(options.admission !== undefined && { admission: options.admission }),
       });
       started.push(hub);
       metrics.setSyncLagSource(() => hub.delivery.syncLag());

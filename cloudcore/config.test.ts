@@ -39,5 +39,11 @@ describe("cloudcore config", () => {
     expect(() => loadCloudcoreConfig(file("offlineGrace: soon\n"), {})).toThrow(/field offlineGrace/);
     expect(() => loadCloudcoreConfig(file("tunelPort: 1\n"), {})).toThrow(/Unrecognized key/);
     expect(() => loadCloudcoreConfig(file("- a\n"), {})).toThrow(/mapping/);
+    expect(() => loadCloudcoreConfig(undefined, { replicaId: "r1" })).toThrow(
+      /field redisUrl: a replica \(replicaId\) needs redisUrl/,
+    );
+    expect(() => loadCloudcoreConfig(undefined, { replicaId: "R_1", redisUrl: "redis://x:1" })).toThrow(
+      /field replicaId: not a DNS label/,
+    );
   });
 });

@@ -55,9 +55,27 @@ export const CloudcoreConfigSchema = z
     deviceWebhookPort: port.default(10005),
     /** URL the apiserver calls for it (default https://<first advertise address>:<port>/validate/devices). */
     deviceWebhookUrl: z.string().url().optional(),
+    /** Run as a replica of a cloudcore cluster with this id (needs redisUrl). */
+    replicaId: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "not a DNS label")
+      .max(63)
+      .optional(),
+    /** Address other components reach this replica at (default: first advertise address). */
+    replicaAddress: z.string().optional(),
+    /** New tunnels admitted per second (0 = unlimited) and the burst allowed. */
+    admissionRate: z.number().nonnegative().default(500),
+    admissionBurst: z.number().int().positive().default(1000),
+    /** Extra label selector for the edge Nodes this cluster serves. */
+    edgeNodeSelector: z.string().min(1).optional(),
+    rebalanceInterval: duration.default("5s"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.replicaId === undefined || c.redisUrl !== undefined, {
+    message: "a replica (replicaId) needs redisUrl",
+    path: ["redisUrl"],
+  });
 
 export type CloudcoreConfig = z.output<typeof CloudcoreConfigSchema>;
 

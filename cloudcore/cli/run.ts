@@ -8,6 +8,12 @@ const int = (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a port number`);
   return Number(value);
 };
+const number = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n))
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a number`);
+  return n;
+};
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 interface RunFlags {
@@ -28,6 +34,12 @@ interface RunFlags {
   deviceProtocol?: string[];
   deviceWebhookPort?: number;
   deviceWebhookUrl?: string;
+  replicaId?: string;
+  replicaAddress?: string;
+  admissionRate?: number;
+  admissionBurst?: number;
+  edgeNodeSelector?: string;
+  rebalanceInterval?: string;
 }
 
 /** `cloudcore run`: the server: certificate server, tunnels, controllers, metrics. */
@@ -61,6 +73,12 @@ export function runCommand(): Command {
     )
     .option("--device-webhook-port <port>", "Device validating webhook port, 0 = off (default 10005)", int)
     .option("--device-webhook-url <url>", "URL the apiserver calls for the webhook")
+    .option("--replica-id <id>", "run as a replica of a cloudcore cluster (needs --redis-url)")
+    .option("--replica-address <ip>", "address other components reach this replica at")
+    .option("--admission-rate <n>", "new tunnels admitted per second, 0 = unlimited (default 500)", number)
+    .option("--admission-burst <n>", "tunnels admitted at once (default 1000)", int)
+    .option("--edge-node-selector <selector>", "extra label selector for the edge nodes served")
+    .option("--rebalance-interval <duration>", "how often load is rebalanced, 0 = never (default 5s)")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace (default info)")
     .action(async (flags: RunFlags) => {
       const config = loadCloudcoreConfig(flags.config, {
@@ -80,6 +98,12 @@ export function runCommand(): Command {
         deviceProtocols: flags.deviceProtocol,
         deviceWebhookPort: flags.deviceWebhookPort,
         deviceWebhookUrl: flags.deviceWebhookUrl,
+        replicaId: flags.replicaId,
+        replicaAddress: flags.replicaAddress,
+        admissionRate: flags.admissionRate,
+        admissionBurst: flags.admissionBurst,
+        edgeNodeSelector: flags.edgeNodeSelector,
+        rebalanceInterval: flags.rebalanceInterval,
       });
       const logger = pino({ level: config.logLevel });
       const kubeConfig = new KubeConfig();
@@ -106,6 +130,18 @@ export function runCommand(): Command {
                 port: config.deviceWebhookPort,
                 ...(config.deviceWebhookUrl !== undefined && { url: config.deviceWebhookUrl }),
               },
+        admission:
+          config.admissionRate === 0
+            ? null
+            : { ratePerSecond: config.admissionRate, burst: config.admissionBurst },
+        ...(config.edgeNodeSelector !== undefined && { edgeNodeSelector: config.edgeNodeSelector }),
+        ...(config.replicaId !== undefined && {
+          cluster: {
+            replicaId: config.replicaId,
+            ...(config.replicaAddress !== undefined && { address: config.replicaAddress }),
+            rebalanceIntervalMs: config.rebalanceInterval,
+          },
+        }),
         logger,
       });
       logger.info(
