@@ -9,6 +9,7 @@ import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownersh
 import { LocalOwnership, type Ownership } from "./cluster/ownership.js";
 import { Rebalancer } from "./cluster/rebalancer.js";
 import { ReplicaRegistry } from "./cluster/replica-registry.js";
+import { TunnelPortAllocator } from "./cluster/tunnel-ports.js";
 import { ConfigError } from "./config.js";
 import { ensureCrds } from "./devices/crd-installer.js";
 import { DEFAULT_DEVICE_PROTOCOLS, deviceCrd, deviceModelCrd, deviceStatusCrd } from "./devices/crds.js";
@@ -23,7 +24,7 @@ import { CertificateServer, DEFAULT_CERTIFICATE_PORT } from "./hub/certificate-s
 import { CloudHub, CLOUDHUB_DEFAULTS } from "./hub/cloudhub.js";
 import { CloseCode } from "./hub/tunnel-connection.js";
 import { RedisAckStore } from "./hub/redis-ack-store.js";
-import { KubeRest } from "./kube/kube-rest.js";
+import { KubeRest, PatchType } from "./kube/kube-rest.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
 import { DEFAULT_CLOUD_NAMESPACE, loadOrCreateCa } from "./security/ca-store.js";
 import { JoinTokens } from "./security/join-tokens.js";
@@ -74,6 +75,10 @@ export interface CloudcoreOptions {
     readonly rebalanceIntervalMs?: number;
     /** Tunnels closed per rebalancing round at most (default 50). */
     readonly rebalanceMaxPerRound?: number;
+    /** First tunnel port to allocate from (default 10351, as KubeEdge). */
+    readonly tunnelPortBase?: number;
+    /** Port of this replica's stream listener, the DNAT target (default 10003). */
+    readonly streamPort?: number;
   };
   readonly logger?: Logger;
 }
@@ -96,6 +101,7 @@ interface CloudcoreParts {
         readonly subscriber: Redis;
         readonly adoptIntervalMs: number;
         readonly rebalancer: Rebalancer | undefined;
+        readonly tunnelPorts: TunnelPortAllocator;
       }
     | undefined;
   readonly metrics: CloudcoreMetrics;
@@ -115,6 +121,7 @@ interface CloudcoreParts {
 export class Cloudcore {
   readonly #upstreamChains = new Map<string, Promise<void>>();
   #adoptTimer: NodeJS.Timeout | undefined;
+  #portTimer: NodeJS.Timeout | undefined;
   readonly hub: CloudHub;
   readonly certificates: CertificateServer;
   readonly tokens: JoinTokens;
@@ -200,6 +207,10 @@ export class Cloudcore {
           log.warn({ err: err.message }, "redis subscriber connection error"),
         );
         const startedAt = Date.now();
+        const tunnelPorts = new TunnelPortAllocator(redis, c.replicaId, {
+          ...(c.tunnelPortBase !== undefined && { base: c.tunnelPortBase }),
+        });
+        await tunnelPorts.allocate();
         const registry = new ReplicaRegistry({
           redis,
           keys,
@@ -210,6 +221,8 @@ export class Cloudcore {
             connected: hub.sessions.size,
             messagesPerSecond: 0,
             startedAt,
+            tunnelPort: tunnelPorts.port,
+            streamPort: c.streamPort ?? 10003,
           }),
           ...(c.livenessTtlMs !== undefined && { ttlMs: c.livenessTtlMs }),
         });
@@ -244,7 +257,14 @@ export class Cloudcore {
                 ...(c.rebalanceIntervalMs !== undefined && { intervalMs: c.rebalanceIntervalMs }),
                 ...(c.rebalanceMaxPerRound !== undefined && { maxPerRound: c.rebalanceMaxPerRound }),
               });
-        cluster = { nodes, registry, subscriber, adoptIntervalMs: c.adoptIntervalMs ?? 5000, rebalancer };
+        cluster = {
+          nodes,
+          registry,
+          subscriber,
+          adoptIntervalMs: c.adoptIntervalMs ?? 5000,
+          rebalancer,
+          tunnelPorts,
+        };
         ownership = nodes;
       }
       // Downstream goes to a node only while it has a tunnel here and is owned here.
@@ -304,7 +324,14 @@ export class Cloudcore {
           options.deviceWebhook.url ?? `https://${hostPart}:${webhook.port}${VALIDATE_DEVICES_PATH}`,
         );
       }
-      const upstream = new Upstream({ rest, edge, metrics, log, fence });
+      const upstream = new Upstream({
+        rest,
+        edge,
+        metrics,
+        log,
+        fence,
+        ...(cluster && { kubeletPort: () => cluster?.tunnelPorts.port }),
+      });
       const health = new NodeHealth({
         rest,
         log,
@@ -386,6 +413,7 @@ export class Cloudcore {
           if (this.hub.sessions.get(node) !== session) return;
           this.health.connected(node);
           await this.edge.resync(node);
+          await this.#pointKubeletPortHere(node);
         });
       },
       onDisconnect: (session) => {
@@ -409,6 +437,13 @@ export class Cloudcore {
     const cluster = this.#parts.cluster;
     cluster?.rebalancer?.start();
     if (cluster) {
+      this.#portTimer = setInterval(() => {
+        cluster.tunnelPorts
+          .renew()
+          .catch((err: unknown) =>
+            this.#log.warn({ err: (err as Error).message }, "renewing the tunnel port failed"),
+          );
+      }, 10_000);
       let running = false;
       this.#adoptTimer = setInterval(() => {
         if (running) return;
@@ -422,6 +457,24 @@ export class Cloudcore {
           .finally(() => (running = false));
       }, cluster.adoptIntervalMs);
     }
+  }
+
+  /**
+   * A new owner makes the Node's kubelet endpoint port its own tunnel port, so the apiserver's
+   * logs/exec connections to the node are DNATed here from now on.
+   */
+  async #pointKubeletPortHere(node: string): Promise<void> {
+    const port = this.#parts.cluster?.tunnelPorts.port;
+    const current = this.edge.nodes.get("", node);
+    if (port === undefined || !current) return;
+    const endpoints = current.status?.["daemonEndpoints"] as
+      { kubeletEndpoint?: { Port?: number } } | undefined;
+    if (endpoints?.kubeletEndpoint?.Port === port) return;
+    await this.ownership.assertCurrent(node);
+    await this.#parts.rest.request("patch", `/api/v1/nodes/${node}/status`, {
+      contentType: PatchType.StrategicMerge,
+      body: { status: { daemonEndpoints: { kubeletEndpoint: { Port: port } } } },
+    });
   }
 
   /** Requests of one node are handled in arrival order (a later status never lands first). */
@@ -456,10 +509,12 @@ export class Cloudcore {
   /** Graceful stop: releases owned nodes (others take them at once), closes tunnels and listeners. */
   async close(): Promise<void> {
     clearInterval(this.#adoptTimer);
+    clearInterval(this.#portTimer);
     this.#parts.cluster?.rebalancer?.stop();
     await this.health.stop();
     await this.#parts.cluster?.nodes.stop();
     await this.#parts.cluster?.registry.stop();
+    await this.#parts.cluster?.tunnelPorts.release().catch(() => undefined);
     this.#parts.cluster?.subscriber.disconnect();
     await this.hub.close();
     await this.edge.stop();
@@ -476,6 +531,7 @@ export class Cloudcore {
   /** As if the process died (tests): nothing released, nothing closed cleanly. */
   async crash(): Promise<void> {
     clearInterval(this.#adoptTimer);
+    clearInterval(this.#portTimer);
     this.#parts.cluster?.rebalancer?.stop();
     this.#parts.cluster?.nodes.abandon();
     this.#parts.cluster?.registry.abandon();

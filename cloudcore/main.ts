@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { EDGEFLEET_VERSION } from "../protocol/version.js";
+import { iptablesManagerCommand } from "./cli/iptables-manager.js";
 import { runCommand } from "./cli/run.js";
 import { tokenCommand } from "./cli/token.js";
 
@@ -11,6 +12,7 @@ const program = new Command("cloudcore")
   .version(EDGEFLEET_VERSION);
 program.addCommand(runCommand());
 program.addCommand(tokenCommand());
+program.addCommand(iptablesManagerCommand());
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`cloudcore: ${err instanceof Error ? err.message : String(err)}\n`);

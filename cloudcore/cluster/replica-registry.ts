@@ -13,6 +13,10 @@ export interface ReplicaInfo {
   /** Messages per second over its tunnels (in + out), averaged over the last interval. */
   readonly messagesPerSecond: number;
   readonly startedAt: number;
+  /** The replica's tunnel port (what nodes it owns advertise as their kubelet port). */
+  readonly tunnelPort?: number | undefined;
+  /** Where its stream listener listens (the DNAT target port). */
+  readonly streamPort?: number | undefined;
 }
 
 const ReplicaInfoSchema = z.object({
@@ -21,6 +25,8 @@ const ReplicaInfoSchema = z.object({
   connected: z.number(),
   messagesPerSecond: z.number(),
   startedAt: z.number(),
+  tunnelPort: z.number().int().optional(),
+  streamPort: z.number().int().optional(),
 });
 
 export interface ReplicaRegistryOptions {

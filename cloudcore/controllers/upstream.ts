@@ -88,6 +88,11 @@ export interface UpstreamOptions {
   readonly log: Logger;
   /** Throws unless this replica still owns the node (fencing); awaited before every write. */
   readonly fence?: (node: string) => Promise<void>;
+  /**
+   * The owner's tunnel port: written as the Node's kubelet endpoint port with every node status
+   * write, so the apiserver's logs/exec connections are DNATed to this replica.
+   */
+  readonly kubeletPort?: () => number | undefined;
 }
 
 /**
@@ -158,7 +163,7 @@ export class Upstream {
       case `${Operation.Patch} ${ResourceType.NodePatch}`: {
         this.#requireSelf(node, name);
         const patched = await rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
-          rawBody: patchBody(message.content),
+          rawBody: this.#withKubeletPort(patchBody(message.content)),
           contentType: PatchType.StrategicMerge,
         });
         return this.#objectReply(message, patched, patched.metadata?.resourceVersion);
@@ -168,6 +173,7 @@ export class Upstream {
         const legacy = parseContent(LegacyNodeStatus, message.content, "nodestatus");
         await this.#updateStatus<NodeJson>(`/api/v1/nodes/${node}`, legacy.UID, (current) => ({
           ...legacy.Status,
+          ...this.#daemonEndpoints(),
           // The edge does not know which volumes the attach/detach controller attached.
           ...(current.status?.["volumesAttached"] !== undefined && {
             volumesAttached: current.status["volumesAttached"],
@@ -230,6 +236,7 @@ export class Upstream {
       apiVersion: "v1",
       kind: "Node",
       metadata: { ...sent.metadata, name: node, labels },
+      ...(sent.status && { status: { ...sent.status, ...this.#daemonEndpoints() } }),
     };
     delete body.metadata?.resourceVersion;
     delete body.metadata?.uid;
@@ -246,7 +253,7 @@ export class Upstream {
     });
     if (sent.status) {
       updated = await rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
-        body: { status: sent.status },
+        body: { status: { ...sent.status, ...this.#daemonEndpoints() } },
         contentType: PatchType.StrategicMerge,
       });
     }
@@ -358,6 +365,19 @@ export class Upstream {
         body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", ...request },
       },
     );
+  }
+
+  #daemonEndpoints(): { daemonEndpoints?: { kubeletEndpoint: { Port: number } } } {
+    const port = this.options.kubeletPort?.();
+    return port === undefined ? {} : { daemonEndpoints: { kubeletEndpoint: { Port: port } } };
+  }
+
+  /** Adds the owner's kubelet port to a node status patch (a JSON document). */
+  #withKubeletPort(patch: string): string {
+    const endpoints = this.#daemonEndpoints();
+    if (!endpoints.daemonEndpoints) return patch;
+    const parsed = JSON.parse(patch) as { status?: Record<string, unknown> };
+    return JSON.stringify({ ...parsed, status: { ...parsed.status, ...endpoints } });
   }
 
   #requireSelf(node: string, name: string): void {

@@ -1,0 +1,85 @@
+import { Command, InvalidArgumentError } from "commander";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { parseDurationSeconds } from "../../protocol/duration.js";
+import { ClusterKeys } from "../cluster/keys.js";
+import { ReplicaRegistry } from "../cluster/replica-registry.js";
+import { IptablesManager } from "../iptables/iptables-manager.js";
+import { DEFAULT_TUNNEL_CHAIN } from "../iptables/tunnel-rules.js";
+
+const seconds = (value: string): number => {
+  try {
+    return parseDurationSeconds(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+};
+
+/** `cloudcore iptables-manager`: DNAT of tunnel ports to the live replicas, beside the apiserver. */
+export function iptablesManagerCommand(): Command {
+  return new Command("iptables-manager")
+    .description(
+      "keep NAT rules tunnel port -> replica stream listener for the live replicas (run beside the apiserver, host network)",
+    )
+    .requiredOption("--redis-url <url>", "the cloudcore cluster's Redis")
+    .option("--chain <name>", "NAT chain to own", DEFAULT_TUNNEL_CHAIN)
+    .option("--interval <duration>", "how often the rules are reconciled", seconds, 10)
+    .option("--remove", "remove the chain and its jumps, then exit", false)
+    .option("--log-level <level>", "log level", "info")
+    .action(
+      async (flags: {
+        redisUrl: string;
+        chain: string;
+        interval: number;
+        remove: boolean;
+        logLevel: string;
+      }) => {
+        const log = pino({ level: flags.logLevel });
+        const redis = new Redis(flags.redisUrl);
+        redis.on("error", (err: Error) => log.warn({ err: err.message }, "redis connection error"));
+        const registry = new ReplicaRegistry({
+          redis,
+          keys: new ClusterKeys(),
+          self: () => ({
+            id: "iptables-manager",
+            address: "",
+            connected: 0,
+            messagesPerSecond: 0,
+            startedAt: 0,
+          }),
+          log,
+        });
+        const manager = new IptablesManager({
+          chain: flags.chain,
+          intervalMs: flags.interval * 1000,
+          targets: async () =>
+            (await registry.list()).flatMap((r) =>
+              r.tunnelPort === undefined
+                ? []
+                : [
+                    {
+                      replica: r.id,
+                      tunnelPort: r.tunnelPort,
+                      address: r.address,
+                      streamPort: r.streamPort ?? 10003,
+                    },
+                  ],
+            ),
+          log,
+        });
+        if (flags.remove) {
+          await manager.remove();
+          redis.disconnect();
+          return;
+        }
+        await manager.sync().catch(() => undefined);
+        manager.start();
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await manager.stop();
+        redis.disconnect();
+      },
+    );
+}
