@@ -207,6 +207,7 @@ export class Cloudcore {
           log.warn({ err: err.message }, "redis subscriber connection error"),
         );
         const startedAt = Date.now();
+        const rate = new MessageRate(() => hub.sessions.messagesTotal);
         const tunnelPorts = new TunnelPortAllocator(redis, c.replicaId, {
           ...(c.tunnelPortBase !== undefined && { base: c.tunnelPortBase }),
         });
@@ -219,7 +220,7 @@ export class Cloudcore {
             id: c.replicaId,
             address: c.address ?? options.advertise.ipAddresses[0] ?? "127.0.0.1",
             connected: hub.sessions.size,
-            messagesPerSecond: 0,
+            messagesPerSecond: rate.perSecond(),
             startedAt,
             tunnelPort: tunnelPorts.port,
             streamPort: c.streamPort ?? 10003,
@@ -547,6 +548,22 @@ export class Cloudcore {
       this.#parts.httpServer ? this.#parts.httpServer.close(() => resolve()) : resolve(),
     );
     this.#parts.rest.close();
+  }
+}
+
+/** Tunnel messages per second (in + out) since the previous reading: the load a replica publishes. */
+class MessageRate {
+  #last = { at: Date.now(), total: 0 };
+
+  constructor(private readonly total: () => number) {}
+
+  perSecond(): number {
+    const total = this.total();
+    const now = Date.now();
+    const seconds = (now - this.#last.at) / 1000;
+    const rate = seconds > 0 ? (total - this.#last.total) / seconds : 0;
+    this.#last = { at: now, total };
+    return Math.max(0, Math.round(rate * 10) / 10);
   }
 }
 

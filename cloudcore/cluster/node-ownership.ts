@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import Redlock, { type Lock } from "redlock";
+import { Redlock, type Lock } from "./redlock.js";
 import { CloudcoreError } from "../errors.js";
 import type { ClusterKeys } from "./keys.js";
 import type { Ownership } from "./ownership.js";

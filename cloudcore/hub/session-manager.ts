@@ -46,6 +46,7 @@ export class SessionManager {
   readonly #sweep: NodeJS.Timeout;
   #handlers: SessionHandlers = {};
   readonly #observer: SessionObserver;
+  #messages = 0;
 
   constructor(
     private readonly options: SessionManagerOptions,
@@ -65,6 +66,11 @@ export class SessionManager {
 
   setHandlers(handlers: SessionHandlers): void {
     this.#handlers = handlers;
+  }
+
+  /** Messages received from and sent to edges since start (keepalives excluded). */
+  get messagesTotal(): number {
+    return this.#messages;
   }
 
   get size(): number {
@@ -133,6 +139,7 @@ export class SessionManager {
       return;
     }
     if (message.route.operation === Operation.Keepalive) return;
+    this.#messages++;
     this.metrics.messagesIn.inc({ operation: message.route.operation ?? "", type: typeOf(message) });
     this.#handlers.onMessage?.(session, message);
   }
@@ -141,6 +148,7 @@ export class SessionManager {
   send(nodeName: string, message: Message): boolean {
     const session = this.#sessions.get(nodeName);
     if (!session || !session.send(message)) return false;
+    this.#messages++;
     this.metrics.messagesOut.inc({ operation: message.route.operation ?? "", type: typeOf(message) });
     return true;
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import Redlock, { ExecutionError } from "redlock";
+import { ExecutionError, Redlock } from "../../cloudcore/cluster/redlock.js";
 import { afterAll, describe, expect, inject, it } from "vitest";
 
 const env = inject("env");
