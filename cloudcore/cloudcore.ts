@@ -235,7 +235,10 @@ export class Cloudcore {
           isReplicaAlive: (id) => registry.isAlive(id),
           log,
           ...(c.ownershipTtlMs !== undefined && { ttlMs: c.ownershipTtlMs }),
-          ...(c.handoverTimeoutMs !== undefined && { handoverTimeoutMs: c.handoverTimeoutMs }),
+          // Wait for a handover at least as long as a dead owner takes to be noticed, so that an
+          // edge whose replica was killed is taken over on its first reconnect instead of being
+          // sent away with TryLater (and backing off) until the liveness key expires.
+          handoverTimeoutMs: c.handoverTimeoutMs ?? (c.livenessTtlMs ?? 6000) + 2000,
         });
         await subscriber.connect();
         await registry.start();
@@ -413,6 +416,9 @@ export class Cloudcore {
           }
           if (this.hub.sessions.get(node) !== session) return;
           this.health.connected(node);
+          // Another replica may have served the node since this one last did: what it acked then
+          // is in the store, not in this process's cache.
+          if (this.#parts.cluster) this.hub.delivery.evict(node);
           await this.edge.resync(node);
           await this.#pointKubeletPortHere(node);
         });
@@ -429,10 +435,12 @@ export class Cloudcore {
         this.#inOrder(node, async () => {
           this.hub.sessions.get(node)?.close(CloseCode.Reconnect, `node handed over to replica ${from}`);
           await this.ownership.release(node);
+          this.hub.delivery.evict(node);
         });
       },
       onLost: (node) => {
         this.hub.sessions.get(node)?.close(CloseCode.Reconnect, "node ownership lost; reconnect");
+        this.hub.delivery.evict(node);
       },
     });
     const cluster = this.#parts.cluster;

@@ -13,6 +13,7 @@ import { Command, InvalidArgumentError } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { parseDurationSeconds } from "../../protocol/duration.js";
 import { startEnvironment } from "../../scripts/env/environment.js";
+import { next } from "../child.js";
 import type { FromClient, FromServer, ToClient, ToServer } from "./messages.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -48,31 +49,6 @@ function spawn(script: string): ChildProcess {
   return fork(join(here, script), [], {
     execArgv: ["--import", "tsx", "--expose-gc"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-}
-
-function next<T extends { type: string }>(
-  child: ChildProcess,
-  type: T["type"],
-  timeoutMs = 600_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no ${type} from child within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onMessage = (message: T | { type: "error"; message: string }): void => {
-      if (message.type === "error") {
-        clearTimeout(timer);
-        child.off("message", onMessage);
-        reject(new Error((message as { message: string }).message));
-      } else if (message.type === type) {
-        clearTimeout(timer);
-        child.off("message", onMessage);
-        resolve(message as T);
-      }
-    };
-    child.on("message", onMessage);
   });
 }
 

@@ -40,6 +40,7 @@ interface RunFlags {
   admissionBurst?: number;
   edgeNodeSelector?: string;
   rebalanceInterval?: string;
+  livenessTtl?: string;
 }
 
 /** `cloudcore run`: the server: certificate server, tunnels, controllers, metrics. */
@@ -79,6 +80,10 @@ export function runCommand(): Command {
     .option("--admission-burst <n>", "tunnels admitted at once (default 1000)", int)
     .option("--edge-node-selector <selector>", "extra label selector for the edge nodes served")
     .option("--rebalance-interval <duration>", "how often load is rebalanced, 0 = never (default 5s)")
+    .option(
+      "--liveness-ttl <duration>",
+      "a replica silent this long is dead; its nodes are taken over (default 6s)",
+    )
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace (default info)")
     .action(async (flags: RunFlags) => {
       const config = loadCloudcoreConfig(flags.config, {
@@ -104,6 +109,7 @@ export function runCommand(): Command {
         admissionBurst: flags.admissionBurst,
         edgeNodeSelector: flags.edgeNodeSelector,
         rebalanceInterval: flags.rebalanceInterval,
+        livenessTtl: flags.livenessTtl,
       });
       const logger = pino({ level: config.logLevel });
       const kubeConfig = new KubeConfig();
@@ -140,6 +146,7 @@ export function runCommand(): Command {
             replicaId: config.replicaId,
             ...(config.replicaAddress !== undefined && { address: config.replicaAddress }),
             rebalanceIntervalMs: config.rebalanceInterval,
+            livenessTtlMs: config.livenessTtl,
           },
         }),
         logger,

@@ -167,6 +167,56 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
     expect((reply.content as { Err: unknown }).Err).toBeNull();
   }, 60_000);
 
+  it("a node that comes back to a replica it left gets what it lacks, even if that replica acked it before", async () => {
+    const node = `edge-return-${suffix}`;
+    await join_(node);
+    const a = replicas.get("a") as Cloudcore;
+    const b = replicas.get("b") as Cloudcore;
+    await rest.request("create", `/api/v1/namespaces/${namespace}/configmaps`, {
+      body: { metadata: { name: "shared-config" }, data: { k: "v" } },
+    });
+    const podWithConfig = (name: string): Promise<unknown> =>
+      rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
+        body: {
+          metadata: { name },
+          spec: {
+            nodeName: node,
+            automountServiceAccountToken: false,
+            containers: [{ name: "c", image: "docker.io/edgefleet/busybox:1.35" }],
+            volumes: [{ name: "cfg", configMap: { name: "shared-config" } }],
+          },
+        },
+      });
+    const cm = `${namespace}/configmap/shared-config`;
+    // 1. Served by a: the pod and its ConfigMap go down and are acked through a.
+    let edge = await edgeVia(node, ports.get("a")?.tunnel ?? 0);
+    await edge.register();
+    await podWithConfig("first");
+    await until("configmap at the edge via a", () => edge.store.has(cm), 15_000);
+    await until("acked via a", () => a.hub.delivery.pending(node) === 0, 10_000);
+    // 2. Moves to b; the pod is deleted, so b removes the ConfigMap from the node.
+    await edge.close();
+    const viaB = await edgeVia(node, ports.get("b")?.tunnel ?? 0);
+    await until("b serves it", () => b.ownership.owns(node), 10_000);
+    viaB.store.set(cm, { operation: "insert", content: {} }); // what the edge still holds
+    await rest.request("delete", `/api/v1/namespaces/${namespace}/pods/first`, {
+      body: { gracePeriodSeconds: 0 },
+    });
+    await until("configmap removed via b", () => !viaB.store.has(cm), 15_000);
+    await until("acked via b", () => b.hub.delivery.pending(node) === 0, 10_000);
+    // 3. While the edge is away the same ConfigMap (unchanged) is needed again; the edge returns to
+    // a, which once had it acked: a must still send it.
+    await viaB.close();
+    await podWithConfig("second");
+    edge = await edgeVia(node, ports.get("a")?.tunnel ?? 0);
+    await until("a serves it again", () => a.ownership.owns(node) && !b.ownership.owns(node), 10_000);
+    await until(
+      "pod and configmap sent by a",
+      () => edge.store.has(`${namespace}/pod/second`) && edge.store.has(cm),
+      15_000,
+    );
+  }, 60_000);
+
   it("when a replica dies its nodes reconnect through HAProxy, are taken over, stay Ready, and lose or repeat nothing", async () => {
     const names = [0, 1, 2, 3].map((i) => `edge-ha-${i}-${suffix}`);
     for (const name of names) await join_(name);

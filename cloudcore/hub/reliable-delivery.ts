@@ -108,6 +108,15 @@ export class ReliableDelivery {
     this.#nodes.get(node)?.queue.requeueInFlight();
   }
 
+  /**
+   * Forgets what this process holds for `node` (queue and cached acks) but not the store: the node
+   * was handed to another replica, or is being taken (back), and what it acked meanwhile is only in
+   * the store. The next delivery or resync reloads it.
+   */
+  evict(node: string): void {
+    this.#nodes.delete(node);
+  }
+
   /** The Node is gone: drop its queue and its acks. */
   async forgetNode(node: string): Promise<void> {
     this.#nodes.delete(node);

@@ -1,0 +1,139 @@
+/** Failover benchmark client: a shard of edges, joined for real, connected through a balancer. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { EdgeHub } from "../../edgecore/hub/edgehub.js";
+import { joinCloud } from "../../edgecore/hub/join.js";
+import { Group, OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
+import { newMessage, responseTo } from "../../protocol/message.js";
+import type { ClientStart, FromClient, ToClient } from "./messages.js";
+
+const reply = (message: FromClient): void => void process.send?.(message);
+const edges: EdgeHub[] = [];
+let leaseTimer: NodeJS.Timeout | undefined;
+
+const lease = (name: string): ReturnType<typeof newMessage> =>
+  newMessage({
+    source: Source.Edged,
+    group: Group.Meta,
+    operation: Operation.Update,
+    resource: `kube-node-lease/lease/${name}`,
+    content: {
+      metadata: { name, namespace: "kube-node-lease" },
+      spec: {
+        holderIdentity: name,
+        leaseDurationSeconds: 40,
+        renewTime: new Date().toISOString().replace(/Z$/, "000Z"),
+      },
+    },
+  });
+
+async function start(m: ClientStart): Promise<void> {
+  const log = pino({ level: "silent" });
+  const certRoot = mkdtempSync(join(tmpdir(), "edgefleet-bench-fo-"));
+  const names = Array.from({ length: m.count }, (_, i) => `${m.prefix}-${m.firstNode + i}`);
+  for (let i = 0; i < names.length; i += 50) {
+    const batch = names.slice(i, i + 50);
+    const joined = await Promise.all(
+      batch.map((name) =>
+        joinCloud({
+          server: `127.0.0.1:${m.certificatePort}`,
+          token: m.token,
+          nodeName: name,
+          certDir: join(certRoot, name),
+        }),
+      ),
+    );
+    joined.forEach((creds, j) => {
+      const edge = new EdgeHub({
+        server: `127.0.0.1:${m.tunnelPort}`,
+        nodeName: batch[j] ?? "",
+        credentials: { caPem: creds.caPem, certPem: creds.certPem, keyPem: creds.keyPem },
+        localAddress: m.localAddress,
+        logger: log,
+        requestTimeoutMs: 120_000,
+      });
+      // Ack what the cloud sends, as an edge's metadata store does.
+      edge.onMessage((msg) => {
+        if (msg.route.source === Source.EdgeController && msg.route.operation !== Operation.Response)
+          edge.send(responseTo(msg, OK_CONTENT));
+      });
+      edges.push(edge);
+    });
+  }
+  rmSync(certRoot, { recursive: true, force: true });
+  const t0 = performance.now();
+  let failed = 0;
+  for (let i = 0; i < edges.length; i += 500) {
+    const wave = edges.slice(i, i + 500);
+    wave.forEach((e) => e.start());
+    const results = await Promise.allSettled(
+      wave.map((e) =>
+        Promise.race([
+          e.connected(),
+          new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 120_000)),
+        ]),
+      ),
+    );
+    failed += results.filter((r) => r.status === "rejected").length;
+  }
+  if (m.register) {
+    for (let i = 0; i < edges.length; i += 50) {
+      await Promise.all(
+        edges.slice(i, i + 50).map((edge, j) => {
+          const name = names[i + j] ?? "";
+          const at = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+          return edge
+            .request(
+              newMessage({
+                source: Source.Edged,
+                group: Group.Meta,
+                operation: Operation.Insert,
+                resource: `null/node/${name}`,
+                content: {
+                  metadata: { name, labels: { "edgefleet.io/bench": m.prefix } },
+                  status: {
+                    capacity: { cpu: "4", memory: "8Gi", pods: "110" },
+                    conditions: [
+                      {
+                        type: "Ready",
+                        status: "True",
+                        reason: "EdgeReady",
+                        lastHeartbeatTime: at,
+                        lastTransitionTime: at,
+                      },
+                    ],
+                  },
+                },
+              }),
+            )
+            .then(() => edge.request(lease(name)));
+        }),
+      );
+    }
+    // Renew Leases as a kubelet does (every 10 s), so nodes stay Ready by their own account.
+    leaseTimer = setInterval(() => {
+      edges.forEach((edge, i) => void edge.request(lease(names[i] ?? "")).catch(() => undefined));
+    }, 10_000);
+  }
+  reply({ type: "connected", count: edges.length - failed, failed, elapsedMs: performance.now() - t0 });
+}
+
+process.on("message", (message: ToClient) => {
+  void (async () => {
+    if (message.type === "start") {
+      await start(message).catch((err: unknown) => reply({ type: "error", message: (err as Error).message }));
+    } else if (message.type === "status") {
+      reply({
+        type: "status",
+        connected: edges.filter((e) => e.status.type === "connected").length,
+        total: edges.length,
+      });
+    } else {
+      clearInterval(leaseTimer);
+      await Promise.all(edges.map((e) => e.close()));
+      process.exit(0);
+    }
+  })();
+});
