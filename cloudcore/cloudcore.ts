@@ -5,6 +5,7 @@ import { pino, type Logger } from "pino";
 import { requiresAck } from "../protocol/ack-policy.js";
 import type { Message } from "../protocol/message.js";
 import { ClusterKeys } from "./cluster/keys.js";
+import { OWNER_ANNOTATION, OWNER_EPOCH_ANNOTATION } from "./cluster/node-fence.js";
 import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownership.js";
 import { LocalOwnership, type Ownership } from "./cluster/ownership.js";
 import { Rebalancer } from "./cluster/rebalancer.js";
@@ -334,7 +335,10 @@ export class Cloudcore {
         metrics,
         log,
         fence,
-        ...(cluster && { kubeletPort: () => cluster?.tunnelPorts.port }),
+        ...(cluster && {
+          kubeletPort: () => cluster?.tunnelPorts.port,
+          epochOf: (node: string) => cluster?.nodes.epochOf(node),
+        }),
       });
       const health = new NodeHealth({
         rest,
@@ -347,6 +351,7 @@ export class Cloudcore {
         nodeObject: (node) => edge.nodes.get("", node),
         isConnected: (node) => hub.sessions.get(node) !== undefined,
         fence,
+        ...(cluster && { epochOf: (node: string) => cluster?.nodes.epochOf(node) }),
         ...(options.offlineGraceMs !== undefined && { offlineGraceMs: options.offlineGraceMs }),
         ...(options.maxAutonomyMs !== undefined && { maxAutonomyMs: options.maxAutonomyMs }),
         ...(options.leaseRenewIntervalMs !== undefined && { renewIntervalMs: options.leaseRenewIntervalMs }),
@@ -476,6 +481,22 @@ export class Cloudcore {
     const port = this.#parts.cluster?.tunnelPorts.port;
     const current = this.edge.nodes.get("", node);
     if (port === undefined || !current) return;
+    // Record the new owner and its epoch on the Node: from here on, Node writes based on an older
+    // owner's view are refused by the apiserver itself (cluster/node-fence.ts).
+    const epoch = await this.ownership.assertCurrent(node);
+    if (current.metadata?.annotations?.[OWNER_EPOCH_ANNOTATION] !== String(epoch)) {
+      await this.#parts.rest.request("patch", `/api/v1/nodes/${node}`, {
+        contentType: PatchType.Merge,
+        body: {
+          metadata: {
+            annotations: {
+              [OWNER_ANNOTATION]: this.#parts.cluster?.registry.id ?? "",
+              [OWNER_EPOCH_ANNOTATION]: String(epoch),
+            },
+          },
+        },
+      });
+    }
     const endpoints = current.status?.["daemonEndpoints"] as
       { kubeletEndpoint?: { Port?: number } } | undefined;
     if (endpoints?.kubeletEndpoint?.Port === port) return;

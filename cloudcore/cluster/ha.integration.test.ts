@@ -13,6 +13,9 @@ import { until, untilValue } from "../../test/until.js";
 import { Cloudcore } from "../cloudcore.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson, PodJson } from "../kube/objects.js";
+import { newMessage } from "../../protocol/message.js";
+import { Upstream } from "../controllers/upstream.js";
+import { createCloudcoreMetrics } from "../metrics.js";
 import { FencedError } from "./node-ownership.js";
 
 const env = inject("env");
@@ -165,6 +168,33 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
       JSON.stringify({ status: { phase: "Running" } }),
     );
     expect((reply.content as { Err: unknown }).Err).toBeNull();
+    // The window the Redis check leaves is closed in the apiserver: a stale replica whose Redis
+    // check had (wrongly) passed still cannot write the Node, whose annotation names b's epoch.
+    const bEpoch = b.ownership.owned().get(node) ?? 0;
+    await untilValue("Node annotated with b's epoch", 10_000, async () => {
+      const n = await rest.get<NodeJson>(`/api/v1/nodes/${node}`);
+      return n.metadata?.annotations?.["edgefleet.io/owner-epoch"] === String(bEpoch) ? n : undefined;
+    });
+    const stale = new Upstream({
+      rest,
+      edge: a.edge,
+      metrics: createCloudcoreMetrics(),
+      log,
+      fence: async () => undefined,
+      epochOf: () => bEpoch - 1,
+    });
+    const refused = await stale.handle(
+      node,
+      newMessage({
+        source: "edged",
+        group: "meta",
+        operation: "patch",
+        resource: `null/nodepatch/${node}`,
+        content: JSON.stringify({ status: { capacity: { pods: "7" } } }),
+      }),
+    );
+    expect(refused?.content).toMatchObject({ Err: { ErrStatus: { code: 503 } } });
+    expect((await rest.get<NodeJson>(`/api/v1/nodes/${node}`)).status?.capacity?.["pods"]).not.toBe("7");
   }, 60_000);
 
   it("a node that comes back to a replica it left gets what it lacks, even if that replica acked it before", async () => {

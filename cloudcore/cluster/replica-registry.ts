@@ -71,6 +71,11 @@ export class ReplicaRegistry {
       .exec();
   }
 
+  /** This replica's id. */
+  get id(): string {
+    return this.options.self().id;
+  }
+
   async isAlive(id: string): Promise<boolean> {
     return (await this.options.redis.exists(this.options.keys.replica(id))) === 1;
   }

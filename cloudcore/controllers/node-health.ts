@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { statusCodeOf, PatchType, type KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject, NodeJson, Taint } from "../kube/objects.js";
+import { assertNodeEpoch } from "../cluster/node-fence.js";
 
 /** Taint put on an edge node whose tunnel has been gone longer than the grace period. */
 export const OFFLINE_TAINT: Taint = { key: "node.edgefleet.io/offline", effect: "NoSchedule" };
@@ -17,6 +18,8 @@ export interface NodeHealthOptions {
   readonly isConnected: (node: string) => boolean;
   /** Throws unless this replica still owns the node (fencing); awaited before every write. */
   readonly fence?: (node: string) => Promise<void>;
+  /** This replica's fencing epoch for the node (cluster mode): taint edits are fenced in the apiserver. */
+  readonly epochOf?: (node: string) => number | undefined;
   /** The cached Node, to notice a taint left by an earlier cloudcore. */
   readonly nodeObject: (node: string) => NodeJson | undefined;
   /** A node offline for less than this is left alone (default 40 s). */
@@ -226,6 +229,9 @@ export class NodeHealth {
     const path = `/api/v1/nodes/${node}`;
     for (let attempt = 0; ; attempt++) {
       const current = await this.options.rest.get<NodeJson>(path);
+      // The PUT below carries this read's resourceVersion, so checking its owner epoch fences it.
+      const mine = this.options.epochOf?.(node);
+      if (mine !== undefined) assertNodeEpoch(current, mine);
       const taints = edit(current.spec?.taints ?? []);
       if (!taints) return;
       try {

@@ -6,6 +6,12 @@ import { parseResource, type ResourceRef } from "../../protocol/resource.js";
 import { KubeApiError, PatchType, statusCodeOf, type KubeRest, type KubeStatus } from "../kube/kube-rest.js";
 import type { KubeObject, NodeJson, PodJson } from "../kube/objects.js";
 import type { CloudcoreMetrics } from "../metrics.js";
+import {
+  assertNodeEpoch,
+  OWNER_ANNOTATION,
+  OWNER_EPOCH_ANNOTATION,
+  withResourceVersion,
+} from "../cluster/node-fence.js";
 import { FencedError } from "../cluster/node-ownership.js";
 import type { EdgeController } from "./edge-controller.js";
 import { EDGE_NODE_LABEL } from "./edge-resources.js";
@@ -93,6 +99,8 @@ export interface UpstreamOptions {
    * write, so the apiserver's logs/exec connections are DNATed to this replica.
    */
   readonly kubeletPort?: () => number | undefined;
+  /** This replica's fencing epoch for the node (cluster mode): Node writes are fenced in the apiserver too. */
+  readonly epochOf?: (node: string) => number | undefined;
 }
 
 /**
@@ -162,23 +170,35 @@ export class Upstream {
         return this.#objectReply(message, await rest.get(`/api/v1/nodes/${node}`));
       case `${Operation.Patch} ${ResourceType.NodePatch}`: {
         this.#requireSelf(node, name);
-        const patched = await rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
-          rawBody: this.#withKubeletPort(patchBody(message.content)),
-          contentType: PatchType.StrategicMerge,
-        });
+        const body = this.#withKubeletPort(patchBody(message.content));
+        const patched = await this.#nodeWrite(node, (rv) =>
+          rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
+            rawBody: rv === undefined ? body : withResourceVersion(body, rv),
+            contentType: PatchType.StrategicMerge,
+          }),
+        );
         return this.#objectReply(message, patched, patched.metadata?.resourceVersion);
       }
       case `${Operation.Update} ${ResourceType.NodeStatus}`: {
         this.#requireSelf(node, name);
         const legacy = parseContent(LegacyNodeStatus, message.content, "nodestatus");
-        await this.#updateStatus<NodeJson>(`/api/v1/nodes/${node}`, legacy.UID, (current) => ({
-          ...legacy.Status,
-          ...this.#daemonEndpoints(),
-          // The edge does not know which volumes the attach/detach controller attached.
-          ...(current.status?.["volumesAttached"] !== undefined && {
-            volumesAttached: current.status["volumesAttached"],
+        await this.#updateStatus<NodeJson>(
+          `/api/v1/nodes/${node}`,
+          legacy.UID,
+          (current) => ({
+            ...legacy.Status,
+            ...this.#daemonEndpoints(),
+            // The edge does not know which volumes the attach/detach controller attached.
+            ...(current.status?.["volumesAttached"] !== undefined && {
+              volumesAttached: current.status["volumesAttached"],
+            }),
           }),
-        }));
+          (current) => {
+            // The PUT carries this read's resourceVersion: checking its owner epoch fences it.
+            const mine = this.options.epochOf?.(node);
+            if (mine !== undefined) assertNodeEpoch(current, mine);
+          },
+        );
         return this.#reply(message, OK_CONTENT);
       }
       case `${Operation.Insert} ${ResourceType.Lease}`:
@@ -235,7 +255,7 @@ export class Upstream {
       ...sent,
       apiVersion: "v1",
       kind: "Node",
-      metadata: { ...sent.metadata, name: node, labels },
+      metadata: { ...sent.metadata, name: node, labels, annotations: edgeAnnotations(sent) },
       ...(sent.status && { status: { ...sent.status, ...this.#daemonEndpoints() } }),
     };
     delete body.metadata?.resourceVersion;
@@ -247,15 +267,21 @@ export class Upstream {
       if (statusCodeOf(err) !== 409) throw err;
     }
     // Re-registration (edge restarted, or re-joined): keep the Node, refresh what the edge owns.
-    let updated = await rest.request<NodeJson>("patch", `/api/v1/nodes/${node}`, {
-      body: { metadata: { labels, annotations: sent.metadata?.annotations ?? {} } },
-      contentType: PatchType.Merge,
-    });
+    const metadataPatch = JSON.stringify({ metadata: { labels, annotations: edgeAnnotations(sent) } });
+    let updated = await this.#nodeWrite(node, (rv) =>
+      rest.request<NodeJson>("patch", `/api/v1/nodes/${node}`, {
+        rawBody: rv === undefined ? metadataPatch : withResourceVersion(metadataPatch, rv),
+        contentType: PatchType.Merge,
+      }),
+    );
     if (sent.status) {
-      updated = await rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
-        body: { status: { ...sent.status, ...this.#daemonEndpoints() } },
-        contentType: PatchType.StrategicMerge,
-      });
+      const statusPatch = JSON.stringify({ status: { ...sent.status, ...this.#daemonEndpoints() } });
+      updated = await this.#nodeWrite(node, (rv) =>
+        rest.request<NodeJson>("patch", `/api/v1/nodes/${node}/status`, {
+          rawBody: rv === undefined ? statusPatch : withResourceVersion(statusPatch, rv),
+          contentType: PatchType.StrategicMerge,
+        }),
+      );
     }
     return updated;
   }
@@ -304,9 +330,11 @@ export class Upstream {
     path: string,
     uid: string | undefined,
     status: (current: T) => Record<string, unknown>,
+    check?: (current: T) => void,
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const current = await this.options.rest.get<T>(path);
+      check?.(current);
       if (uid && current.metadata?.uid !== uid)
         throw failure(409, "Conflict", `${path}: uid ${uid} is not the current object's`);
       try {
@@ -365,6 +393,27 @@ export class Upstream {
         body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", ...request },
       },
     );
+  }
+
+  /**
+   * A Node write, fenced in the apiserver when this replica holds a fencing epoch: the Node the
+   * write is based on must not name a later owner, and the write carries its resourceVersion; on a
+   * conflict the fresh Node is checked again.
+   */
+  async #nodeWrite<T>(node: string, write: (resourceVersion: string | undefined) => Promise<T>): Promise<T> {
+    const mine = this.options.epochOf?.(node);
+    if (mine === undefined) return write(undefined);
+    let current = this.options.edge.nodes.get("", node);
+    for (let attempt = 0; ; attempt++) {
+      current ??= await this.options.rest.get<NodeJson>(`/api/v1/nodes/${node}`);
+      assertNodeEpoch(current, mine);
+      try {
+        return await write(current.metadata?.resourceVersion);
+      } catch (err) {
+        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
+        current = undefined;
+      }
+    }
   }
 
   #daemonEndpoints(): { daemonEndpoints?: { kubeletEndpoint: { Port: number } } } {
@@ -462,3 +511,13 @@ function patchBody(content: unknown): string {
 const podPath = (namespace: string, name: string): string => `/api/v1/namespaces/${namespace}/pods/${name}`;
 const leasePath = (node: string): string =>
   `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${node}`;
+
+/** The edge's annotations, minus the ones only cloudcore may write (ownership). */
+function edgeAnnotations(sent: NodeJson): Record<string, string> {
+  const {
+    [OWNER_ANNOTATION]: _owner,
+    [OWNER_EPOCH_ANNOTATION]: _epoch,
+    ...rest
+  } = sent.metadata?.annotations ?? {};
+  return rest;
+}
