@@ -25,3 +25,29 @@ export function next<T extends { type: string }>(
     child.on("message", onMessage);
   });
 }
+
+/**
+ * Starts edges in waves of `waveSize` and waits for each wave to connect (or time out), so a
+ * benchmark measures the handshake rate rather than a thundering herd. Resolves to how many failed.
+ */
+export async function connectInWaves(
+  edges: readonly { start(): void; connected(): Promise<void> }[],
+  waveSize = 500,
+  timeoutMs = 120_000,
+): Promise<number> {
+  let failed = 0;
+  for (let i = 0; i < edges.length; i += waveSize) {
+    const wave = edges.slice(i, i + waveSize);
+    wave.forEach((e) => e.start());
+    const results = await Promise.allSettled(
+      wave.map((e) =>
+        Promise.race([
+          e.connected(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), timeoutMs)),
+        ]),
+      ),
+    );
+    failed += results.filter((r) => r.status === "rejected").length;
+  }
+  return failed;
+}

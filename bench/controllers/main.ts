@@ -12,7 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { positiveInt } from "../flags.js";
 import * as hdr from "hdr-histogram-js";
 import { pino } from "pino";
 import { Cloudcore } from "../../cloudcore/cloudcore.js";
@@ -45,15 +46,6 @@ const summary = (h: hdr.Histogram): Record<string, number> => ({
   maxMs: h.maxValue / 1000,
 });
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
 
 /** Runs `task` over `items` with at most `limit` in flight. */
 async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {

@@ -7,6 +7,7 @@ import { EdgeHub } from "../../edgecore/hub/edgehub.js";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { Group, OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
 import { newMessage, responseTo } from "../../protocol/message.js";
+import { connectInWaves } from "../child.js";
 import type { ClientStart, FromClient, ToClient } from "./messages.js";
 
 const reply = (message: FromClient): void => void process.send?.(message);
@@ -64,20 +65,7 @@ async function start(m: ClientStart): Promise<void> {
   }
   rmSync(certRoot, { recursive: true, force: true });
   const t0 = performance.now();
-  let failed = 0;
-  for (let i = 0; i < edges.length; i += 500) {
-    const wave = edges.slice(i, i + 500);
-    wave.forEach((e) => e.start());
-    const results = await Promise.allSettled(
-      wave.map((e) =>
-        Promise.race([
-          e.connected(),
-          new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 120_000)),
-        ]),
-      ),
-    );
-    failed += results.filter((r) => r.status === "rejected").length;
-  }
+  const failed = await connectInWaves(edges);
   if (m.register) {
     for (let i = 0; i < edges.length; i += 50) {
       await Promise.all(

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { positiveInt } from "../flags.js";
 import { Redis } from "ioredis";
 import { ClusterKeys } from "../../cloudcore/cluster/keys.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
@@ -34,15 +35,6 @@ interface Flags {
   register: boolean;
   livenessTtl: string;
   report: string;
-}
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

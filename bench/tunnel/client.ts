@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
+import { connectInWaves } from "../child.js";
 import { joinCloud, type NodeCredentials } from "../../edgecore/hub/join.js";
 import { newMessage } from "../../protocol/message.js";
 import { ECHO_RESOURCE, type ClientStart, type FromClient, type ToClient } from "./messages.js";
@@ -57,21 +58,7 @@ async function start(message: ClientStart): Promise<void> {
     edges.push(edge);
   }
   const t0 = performance.now();
-  let failed = 0;
-  // Connect in waves of 500 so the handshake rate, not a thundering herd, is what we measure.
-  for (let i = 0; i < edges.length; i += 500) {
-    const wave = edges.slice(i, i + 500);
-    wave.forEach((e) => e.start());
-    const results = await Promise.allSettled(
-      wave.map((e) =>
-        Promise.race([
-          e.connected(),
-          new Promise((_, rej) => setTimeout(() => rej(new Error("timeout")), 60_000)),
-        ]),
-      ),
-    );
-    failed += results.filter((r) => r.status === "rejected").length;
-  }
+  const failed = await connectInWaves(edges);
   reply({ type: "connected", count: edges.length - failed, elapsedMs: performance.now() - t0, failed });
 }
 

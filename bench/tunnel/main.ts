@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
+import { positiveInt } from "../flags.js";
 import * as hdr from "hdr-histogram-js";
 import { parseDurationSeconds } from "../../protocol/duration.js";
 import { startEnvironment } from "../../scripts/env/environment.js";
@@ -17,15 +18,6 @@ import { next } from "../child.js";
 import type { FromClient, FromServer, ToClient, ToServer } from "./messages.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive whole number, got "${value}"`);
-    return n;
-  };
-}
 
 function durationMs(value: string): number {
   try {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
 import { freePort } from "../../scripts/env/ports.js";
+import { boundPod } from "../../test/bound-pod.js";
 import { TestEdge } from "../../test/edge-agent.js";
 import { until, untilValue } from "../../test/until.js";
 import { KubeRest } from "../kube/kube-rest.js";
@@ -71,16 +72,7 @@ describe("kill -9 of a cloudcore replica process (3 replicas behind HAProxy)", (
   const ownerOf = async (node: string): Promise<string | undefined> =>
     (await redis.get(keys.owner(node)))?.split(" ")[0];
   const createPod = (name: string, node: string): Promise<unknown> =>
-    rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
-      body: {
-        metadata: { name },
-        spec: {
-          nodeName: node,
-          automountServiceAccountToken: false,
-          containers: [{ name: "c", image: "docker.io/edgefleet/busybox:1.35" }],
-        },
-      },
-    });
+    rest.request("create", `/api/v1/namespaces/${namespace}/pods`, { body: boundPod(name, node) });
 
   beforeAll(async () => {
     rest = await KubeRest.create(kc);

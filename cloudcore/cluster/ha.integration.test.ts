@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { joinCloud, type NodeCredentials } from "../../edgecore/hub/join.js";
 import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
 import { freePort } from "../../scripts/env/ports.js";
+import { boundPod } from "../../test/bound-pod.js";
 import { TestEdge } from "../../test/edge-agent.js";
 import { until, untilValue } from "../../test/until.js";
 import { Cloudcore } from "../cloudcore.js";
@@ -82,16 +83,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
   const ownerOf = (node: string): string | undefined =>
     [...replicas].find(([, r]) => r.ownership.owns(node) && r.hub.sessions.get(node))?.[0];
   const createPod = (name: string, node: string): Promise<unknown> =>
-    rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
-      body: {
-        metadata: { name },
-        spec: {
-          nodeName: node,
-          automountServiceAccountToken: false,
-          containers: [{ name: "c", image: "docker.io/edgefleet/busybox:1.35" }],
-        },
-      },
-    });
+    rest.request("create", `/api/v1/namespaces/${namespace}/pods`, { body: boundPod(name, node) });
 
   beforeAll(async () => {
     rest = await KubeRest.create(kc);
@@ -207,15 +199,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
     });
     const podWithConfig = (name: string): Promise<unknown> =>
       rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
-        body: {
-          metadata: { name },
-          spec: {
-            nodeName: node,
-            automountServiceAccountToken: false,
-            containers: [{ name: "c", image: "docker.io/edgefleet/busybox:1.35" }],
-            volumes: [{ name: "cfg", configMap: { name: "shared-config" } }],
-          },
-        },
+        body: boundPod(name, node, { volumes: [{ name: "cfg", configMap: { name: "shared-config" } }] }),
       });
     const cm = `${namespace}/configmap/shared-config`;
     // 1. Served by a: the pod and its ConfigMap go down and are acked through a.
