@@ -537,46 +537,42 @@ export class Cloudcore {
   }
 
   /** Graceful stop: releases owned nodes (others take them at once), closes tunnels and listeners. */
-  async close(): Promise<void> {
-    clearInterval(this.#adoptTimer);
-    clearInterval(this.#portTimer);
-    this.#parts.cluster?.rebalancer?.stop();
-    await this.health.stop();
-    await this.#parts.cluster?.nodes.stop();
-    await this.#parts.cluster?.registry.stop();
-    await this.#parts.cluster?.tunnelPorts.release().catch(() => undefined);
-    this.#parts.cluster?.subscriber.disconnect();
-    await this.hub.close();
-    await this.edge.stop();
-    await this.devices.stop();
-    await this.webhook?.close();
-    await this.certificates.close();
-    await Promise.allSettled([...this.#upstreamChains.values()]);
-    const { httpServer, rest, redis } = this.#parts;
-    await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
-    rest.close();
-    if (redis) await redis.quit().catch(() => redis.disconnect());
+  close(): Promise<void> {
+    return this.#shutdown(true);
   }
 
-  /** As if the process died (tests): nothing released, nothing closed cleanly. */
-  async crash(): Promise<void> {
+  /** As if the process died (tests): nothing released, Redis keys left to expire. */
+  crash(): Promise<void> {
+    return this.#shutdown(false);
+  }
+
+  async #shutdown(graceful: boolean): Promise<void> {
+    const { cluster, redis, httpServer, rest } = this.#parts;
     clearInterval(this.#adoptTimer);
     clearInterval(this.#portTimer);
-    this.#parts.cluster?.rebalancer?.stop();
-    this.#parts.cluster?.nodes.abandon();
-    this.#parts.cluster?.registry.abandon();
-    this.#parts.cluster?.subscriber.disconnect();
-    this.#parts.redis?.disconnect();
+    cluster?.rebalancer?.stop();
+    if (!graceful) {
+      cluster?.nodes.abandon();
+      cluster?.registry.abandon();
+      cluster?.subscriber.disconnect();
+      redis?.disconnect();
+    }
     await this.health.stop();
+    if (graceful && cluster) {
+      await cluster.nodes.stop();
+      await cluster.registry.stop();
+      await cluster.tunnelPorts.release().catch(() => undefined);
+      cluster.subscriber.disconnect();
+    }
     await this.hub.close();
     await this.edge.stop();
     await this.devices.stop();
     await this.webhook?.close();
     await this.certificates.close();
-    await new Promise<void>((resolve) =>
-      this.#parts.httpServer ? this.#parts.httpServer.close(() => resolve()) : resolve(),
-    );
-    this.#parts.rest.close();
+    if (graceful) await Promise.allSettled([...this.#upstreamChains.values()]);
+    await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+    rest.close();
+    if (graceful && redis) await redis.quit().catch(() => redis.disconnect());
   }
 }
 

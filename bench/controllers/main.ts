@@ -24,6 +24,7 @@ import { Group, OK_CONTENT, Operation, Source } from "../../protocol/constants.j
 import { newMessage, responseTo, type Message } from "../../protocol/message.js";
 import { freePort } from "../../scripts/env/ports.js";
 import { startEnvironment } from "../../scripts/env/environment.js";
+import { until } from "../../test/until.js";
 
 interface Flags {
   nodes: number;
@@ -55,14 +56,6 @@ async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Pr
       while (next < items.length) await task(items[next++] as T);
     }),
   );
-}
-
-async function until(what: string, probe: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function run(flags: Flags): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { tryParseJson } from "../../protocol/json.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ClusterKeys } from "./keys.js";
@@ -89,7 +90,7 @@ export class ReplicaRegistry {
     const out: ReplicaInfo[] = [];
     const dead: string[] = [];
     values.forEach((value, i) => {
-      const parsed = value === null ? undefined : ReplicaInfoSchema.safeParse(safeJson(value));
+      const parsed = value === null ? undefined : ReplicaInfoSchema.safeParse(tryParseJson(value));
       if (parsed?.success) out.push(parsed.data);
       else dead.push(ids[i] ?? "");
     });
@@ -118,13 +119,5 @@ export class ReplicaRegistry {
 
   #failed(err: unknown): void {
     this.options.log.warn({ err: (err as Error).message }, "publishing replica liveness failed");
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

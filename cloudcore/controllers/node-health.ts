@@ -1,15 +1,14 @@
 import type { Logger } from "pino";
-import { statusCodeOf, PatchType, type KubeRest } from "../kube/kube-rest.js";
-import type { KubeObject, NodeJson, Taint } from "../kube/objects.js";
+import { PatchType, type KubeRest } from "../kube/kube-rest.js";
+import type { NodeJson, Taint } from "../kube/objects.js";
 import { assertNodeEpoch } from "../cluster/node-fence.js";
+import { writeNodeLease } from "../kube/node-lease.js";
+import { retryOn } from "../kube/retry.js";
 
 /** Taint put on an edge node whose tunnel has been gone longer than the grace period. */
 export const OFFLINE_TAINT: Taint = { key: "node.edgefleet.io/offline", effect: "NoSchedule" };
 /** Node condition cloudcore keeps: is the edge's tunnel up? */
 export const TUNNEL_CONDITION = "EdgeTunnelConnected";
-
-const LEASE_NAMESPACE = "kube-node-lease";
-const CONFLICT_RETRIES = 5;
 
 export interface NodeHealthOptions {
   readonly rest: KubeRest;
@@ -166,39 +165,12 @@ export class NodeHealth {
   }
 
   async #renewLease(node: string): Promise<void> {
-    const { rest } = this.options;
-    const path = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${node}`;
     const renewTime = microTime(this.#now());
-    for (let attempt = 0; ; attempt++) {
-      try {
-        let lease: KubeObject | undefined;
-        try {
-          lease = await rest.get(path);
-        } catch (err) {
-          if (statusCodeOf(err) !== 404) throw err;
-        }
-        if (lease) {
-          const spec = (lease["spec"] ?? {}) as Record<string, unknown>;
-          await rest.request("update", path, { body: { ...lease, spec: { ...spec, renewTime } } });
-        } else {
-          await rest.request("create", `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases`, {
-            body: {
-              apiVersion: "coordination.k8s.io/v1",
-              kind: "Lease",
-              metadata: { name: node, namespace: LEASE_NAMESPACE },
-              spec: {
-                holderIdentity: node,
-                leaseDurationSeconds: this.options.leaseDurationSeconds ?? 40,
-                renewTime,
-              },
-            },
-          });
-        }
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-      }
-    }
+    await writeNodeLease(this.options.rest, node, (current) =>
+      current
+        ? { ...current, renewTime }
+        : { holderIdentity: node, leaseDurationSeconds: this.options.leaseDurationSeconds ?? 40, renewTime },
+    );
   }
 
   async #setOffline(node: string, since: number): Promise<void> {
@@ -227,22 +199,17 @@ export class NodeHealth {
   /** Read-modify-write of spec.taints (a list without a merge key), retried on conflict. */
   async #editTaints(node: string, edit: (taints: Taint[]) => Taint[] | undefined): Promise<void> {
     const path = `/api/v1/nodes/${node}`;
-    for (let attempt = 0; ; attempt++) {
+    await retryOn(async () => {
       const current = await this.options.rest.get<NodeJson>(path);
       // The PUT below carries this read's resourceVersion, so checking its owner epoch fences it.
       const mine = this.options.epochOf?.(node);
       if (mine !== undefined) assertNodeEpoch(current, mine);
       const taints = edit(current.spec?.taints ?? []);
       if (!taints) return;
-      try {
-        await this.options.rest.request("update", path, {
-          body: { ...current, spec: { ...current.spec, taints } },
-        });
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-      }
-    }
+      await this.options.rest.request("update", path, {
+        body: { ...current, spec: { ...current.spec, taints } },
+      });
+    });
   }
 
   async #setCondition(node: string, status: string, reason: string, message: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { tryParseJson } from "../../protocol/json.js";
 import { z } from "zod";
 import { Group, OK_CONTENT, Operation, ResourceType, Source } from "../../protocol/constants.js";
 import { responseTo, type Message } from "../../protocol/message.js";
@@ -6,6 +7,8 @@ import { parseResource, type ResourceRef } from "../../protocol/resource.js";
 import { KubeApiError, PatchType, statusCodeOf, type KubeRest, type KubeStatus } from "../kube/kube-rest.js";
 import type { KubeObject, NodeJson, PodJson } from "../kube/objects.js";
 import type { CloudcoreMetrics } from "../metrics.js";
+import { LEASE_NAMESPACE, leasePath, writeNodeLease } from "../kube/node-lease.js";
+import { retryOn } from "../kube/retry.js";
 import {
   assertNodeEpoch,
   OWNER_ANNOTATION,
@@ -65,7 +68,9 @@ const TokenRequest = z
   .passthrough();
 
 function parseContent<T>(schema: z.ZodType<T>, content: unknown, what: string): T {
-  const value = typeof content === "string" ? safeJson(content) : content;
+  // A string is the JSON document itself (as edges send patches); one that is not JSON stays text.
+  const json = typeof content === "string" ? tryParseJson(content) : undefined;
+  const value = json === undefined ? content : json;
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -75,17 +80,6 @@ function parseContent<T>(schema: z.ZodType<T>, content: unknown, what: string): 
   }
   return parsed.data;
 }
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-const LEASE_NAMESPACE = "kube-node-lease";
-const CONFLICT_RETRIES = 5;
 
 export interface UpstreamOptions {
   readonly rest: KubeRest;
@@ -289,40 +283,12 @@ export class Upstream {
   /** Writes the edge's Lease: create if missing, else last writer wins (a renewal never conflicts). */
   async #renewLease(node: string, content: unknown): Promise<KubeObject> {
     const sent = parseContent(ObjectContent, content, "lease") as KubeObject;
-    const { rest } = this.options;
-    const spec = sent["spec"];
-    for (let attempt = 0; ; attempt++) {
-      let current: KubeObject | undefined;
-      try {
-        current = await rest.get(leasePath(node));
-      } catch (err) {
-        if (statusCodeOf(err) !== 404) throw err;
-      }
-      try {
-        if (!current) {
-          return await rest.request(
-            "create",
-            `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases`,
-            {
-              body: {
-                apiVersion: "coordination.k8s.io/v1",
-                kind: "Lease",
-                metadata: {
-                  name: node,
-                  namespace: LEASE_NAMESPACE,
-                  ownerReferences: sent.metadata?.ownerReferences,
-                },
-                spec,
-              },
-            },
-          );
-        }
-        return await rest.request("update", leasePath(node), { body: { ...current, spec } });
-      } catch (err) {
-        const code = statusCodeOf(err);
-        if ((code !== 409 && code !== 404) || attempt >= CONFLICT_RETRIES) throw err;
-      }
-    }
+    const spec = sent["spec"] as Record<string, unknown>;
+    // A Lease deleted or created between the read and the write is retried too (404, 409).
+    return writeNodeLease(this.options.rest, node, () => spec, {
+      ownerReferences: sent.metadata?.ownerReferences,
+      retryCodes: [409, 404],
+    });
   }
 
   /** Replaces an object's status from a fresh read, retrying on conflict. */
@@ -332,20 +298,15 @@ export class Upstream {
     status: (current: T) => Record<string, unknown>,
     check?: (current: T) => void,
   ): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    await retryOn(async () => {
       const current = await this.options.rest.get<T>(path);
       check?.(current);
       if (uid && current.metadata?.uid !== uid)
         throw failure(409, "Conflict", `${path}: uid ${uid} is not the current object's`);
-      try {
-        await this.options.rest.request("update", `${path}/status`, {
-          body: { ...current, status: status(current) },
-        });
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-      }
-    }
+      await this.options.rest.request("update", `${path}/status`, {
+        body: { ...current, status: status(current) },
+      });
+    });
   }
 
   /** The edge finished terminating a pod: remove it. Already gone (or replaced) counts as done. */
@@ -403,17 +364,14 @@ export class Upstream {
   async #nodeWrite<T>(node: string, write: (resourceVersion: string | undefined) => Promise<T>): Promise<T> {
     const mine = this.options.epochOf?.(node);
     if (mine === undefined) return write(undefined);
-    let current = this.options.edge.nodes.get("", node);
-    for (let attempt = 0; ; attempt++) {
-      current ??= await this.options.rest.get<NodeJson>(`/api/v1/nodes/${node}`);
+    // The cached Node first; after a conflict, a fresh read.
+    let cached = this.options.edge.nodes.get("", node);
+    return retryOn(async () => {
+      const current = cached ?? (await this.options.rest.get<NodeJson>(`/api/v1/nodes/${node}`));
+      cached = undefined;
       assertNodeEpoch(current, mine);
-      try {
-        return await write(current.metadata?.resourceVersion);
-      } catch (err) {
-        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-        current = undefined;
-      }
-    }
+      return write(current.metadata?.resourceVersion);
+    });
   }
 
   #daemonEndpoints(): { daemonEndpoints?: { kubeletEndpoint: { Port: number } } } {
@@ -500,7 +458,7 @@ function statusOfError(err: unknown): KubeStatus {
 /** Edges send the patch as a JSON string (KubeEdge); accept an object too. */
 function patchBody(content: unknown): string {
   if (typeof content === "string") {
-    if (typeof safeJson(content) !== "object") throw badRequest("patch content is not a JSON document");
+    if (typeof tryParseJson(content) !== "object") throw badRequest("patch content is not a JSON document");
     return content;
   }
   if (typeof content !== "object" || content === null)
@@ -509,8 +467,6 @@ function patchBody(content: unknown): string {
 }
 
 const podPath = (namespace: string, name: string): string => `/api/v1/namespaces/${namespace}/pods/${name}`;
-const leasePath = (node: string): string =>
-  `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${node}`;
 
 /** The edge's annotations, minus the ones only cloudcore may write (ownership). */
 function edgeAnnotations(sent: NodeJson): Record<string, string> {

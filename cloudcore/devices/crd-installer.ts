@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { statusCodeOf, type KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject } from "../kube/objects.js";
+import { retryOn } from "../kube/retry.js";
 
 const CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 const MANAGED_BY = "edgefleet-cloudcore";
@@ -39,19 +40,14 @@ export async function ensureCrds(rest: KubeRest, crds: readonly KubeObject[], lo
 
 /** Refreshes a CRD cloudcore installed; retried on conflict (replicas starting together). */
 async function updateOwn(rest: KubeRest, crd: KubeObject, name: string, log: Logger): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  await retryOn(async () => {
     const current = await rest.get(`${CRD_PATH}/${name}`);
     if (current.metadata?.labels?.["app.kubernetes.io/managed-by"] !== MANAGED_BY) {
       log.info({ crd: name }, "CRD installed by someone else: left unchanged");
       return;
     }
-    try {
-      await rest.request("update", `${CRD_PATH}/${name}`, {
-        body: { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata.resourceVersion } },
-      });
-      return;
-    } catch (err) {
-      if (statusCodeOf(err) !== 409 || attempt >= 5) throw err;
-    }
-  }
+    await rest.request("update", `${CRD_PATH}/${name}`, {
+      body: { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata.resourceVersion } },
+    });
+  });
 }

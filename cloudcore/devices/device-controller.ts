@@ -18,13 +18,13 @@ import type { Informer, InformerEvent } from "../controllers/informer.js";
 import { watchedInformer } from "../controllers/watched-informer.js";
 import { PatchType, statusCodeOf, type KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject } from "../kube/objects.js";
+import { retryOn } from "../kube/retry.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { DEVICE_GROUP, DEVICE_VERSION } from "./crds.js";
 import type { DeviceJson, DeviceModelJson } from "./device-validation.js";
 
 const API = `/apis/${DEVICE_GROUP}/${DEVICE_VERSION}`;
 const API_VERSION = `${DEVICE_GROUP}/${DEVICE_VERSION}`;
-const CONFLICT_RETRIES = 5;
 
 /** One twin property as edges report it (KubeEdge's MsgTwin, the parts the cloud reads). */
 const TwinValue = z.object({
@@ -290,8 +290,7 @@ export class DeviceController implements DesiredSource {
   }
 
   #send(node: string, message: Message): void {
-    if (!this.options.isEdgeNode(node) || !this.options.sink.isConnected(node)) return;
-    void this.options.sink.deliver(node, message);
+    this.#deliver(node, { message, meta: {} });
   }
 
   /** KubeEdge's MembershipUpdate: which devices the node's devicetwin should hold. */
@@ -360,51 +359,48 @@ export class DeviceController implements DesiredSource {
     const name = device.metadata?.name ?? "";
     const path = `${API}/namespaces/${namespace}/devicestatuses/${name}`;
     const { rest } = this.options;
-    for (let attempt = 0; ; attempt++) {
-      let current: DeviceStatusJson;
-      try {
-        current = await rest.get<DeviceStatusJson>(path);
-      } catch (err) {
-        if (statusCodeOf(err) !== 404) throw err;
-        current = await rest
-          .request<DeviceStatusJson>("create", `${API}/namespaces/${namespace}/devicestatuses`, {
-            body: {
-              apiVersion: API_VERSION,
-              kind: "DeviceStatus",
-              metadata: {
-                name,
-                namespace,
-                ownerReferences: [
-                  {
-                    apiVersion: API_VERSION,
-                    kind: "Device",
-                    name,
-                    uid: device.metadata?.uid,
-                    controller: true,
-                  },
-                ],
-              },
-              spec: {},
-              status: {},
-            },
-          })
-          .catch(async (createErr: unknown) => {
-            if (statusCodeOf(createErr) !== 409) throw createErr;
-            return rest.get<DeviceStatusJson>(path);
-          });
-      }
-      try {
-        await rest.request("patch", path, {
-          contentType: PatchType.Merge,
-          body: {
-            metadata: { resourceVersion: current.metadata?.resourceVersion },
-            status: edit(current.status ?? {}),
+    await retryOn(async () => {
+      const current = await this.#readOrCreateStatus(device, path);
+      await rest.request("patch", path, {
+        contentType: PatchType.Merge,
+        body: {
+          metadata: { resourceVersion: current.metadata?.resourceVersion },
+          status: edit(current.status ?? {}),
+        },
+      });
+    });
+  }
+
+  /** The Device's DeviceStatus, created (owned by the Device) if it does not exist yet. */
+  async #readOrCreateStatus(device: DeviceJson, path: string): Promise<DeviceStatusJson> {
+    const { rest } = this.options;
+    const namespace = device.metadata?.namespace ?? "";
+    const name = device.metadata?.name ?? "";
+    try {
+      return await rest.get<DeviceStatusJson>(path);
+    } catch (err) {
+      if (statusCodeOf(err) !== 404) throw err;
+    }
+    try {
+      return await rest.request<DeviceStatusJson>("create", `${API}/namespaces/${namespace}/devicestatuses`, {
+        body: {
+          apiVersion: API_VERSION,
+          kind: "DeviceStatus",
+          metadata: {
+            name,
+            namespace,
+            ownerReferences: [
+              { apiVersion: API_VERSION, kind: "Device", name, uid: device.metadata?.uid, controller: true },
+            ],
           },
-        });
-        return;
-      } catch (err) {
-        if (statusCodeOf(err) !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-      }
+          spec: {},
+          status: {},
+        },
+      });
+    } catch (err) {
+      // Created concurrently (another report): read that one.
+      if (statusCodeOf(err) !== 409) throw err;
+      return rest.get<DeviceStatusJson>(path);
     }
   }
 }

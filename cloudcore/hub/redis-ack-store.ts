@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { tryParseJson } from "../../protocol/json.js";
 import { z } from "zod";
 import type { AckRecord, AckStore } from "./ack-store.js";
 
@@ -26,7 +27,7 @@ export class RedisAckStore implements AckStore {
     const fields = await this.redis.hgetall(this.keyOf(node));
     const out = new Map<string, AckRecord>();
     for (const [key, value] of Object.entries(fields)) {
-      const parsed = AckRecordSchema.safeParse(safeJson(value));
+      const parsed = AckRecordSchema.safeParse(tryParseJson(value));
       // A record we cannot read is treated as "not acked": the object is simply sent again.
       if (parsed.success) out.set(key, stripUndefined(parsed.data));
     }
@@ -43,14 +44,6 @@ export class RedisAckStore implements AckStore {
 
   async forgetNode(node: string): Promise<void> {
     await this.redis.del(this.keyOf(node));
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 
