@@ -69,6 +69,8 @@ export const CloudcoreConfigSchema = z
     /** Extra label selector for the edge Nodes this cluster serves. */
     edgeNodeSelector: z.string().min(1).optional(),
     rebalanceInterval: duration.default("5s"),
+    /** Tunnels an overloaded replica closes per round: how gradual the shedding is. */
+    rebalanceMaxPerRound: z.number().int().positive().default(50),
     /** A replica silent this long is dead and its nodes are taken over (default 6s). */
     livenessTtl: duration.default("6s"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),

@@ -40,6 +40,7 @@ interface RunFlags {
   admissionBurst?: number;
   edgeNodeSelector?: string;
   rebalanceInterval?: string;
+  rebalanceMaxPerRound?: number;
   livenessTtl?: string;
 }
 
@@ -81,6 +82,11 @@ export function runCommand(): Command {
     .option("--edge-node-selector <selector>", "extra label selector for the edge nodes served")
     .option("--rebalance-interval <duration>", "how often load is rebalanced, 0 = never (default 5s)")
     .option(
+      "--rebalance-max-per-round <n>",
+      "tunnels an overloaded replica closes per rebalancing round (default 50)",
+      int,
+    )
+    .option(
       "--liveness-ttl <duration>",
       "a replica silent this long is dead; its nodes are taken over (default 6s)",
     )
@@ -109,6 +115,7 @@ export function runCommand(): Command {
         admissionBurst: flags.admissionBurst,
         edgeNodeSelector: flags.edgeNodeSelector,
         rebalanceInterval: flags.rebalanceInterval,
+        rebalanceMaxPerRound: flags.rebalanceMaxPerRound,
         livenessTtl: flags.livenessTtl,
       });
       const logger = pino({ level: config.logLevel });
@@ -146,6 +153,7 @@ export function runCommand(): Command {
             replicaId: config.replicaId,
             ...(config.replicaAddress !== undefined && { address: config.replicaAddress }),
             rebalanceIntervalMs: config.rebalanceInterval,
+            rebalanceMaxPerRound: config.rebalanceMaxPerRound,
             livenessTtlMs: config.livenessTtl,
           },
         }),

@@ -161,6 +161,43 @@ describe("node ownership on a real Redis", () => {
     expect(a.ownership.owned().has("edge-4")).toBe(false);
   });
 
+  it("adopts a node left without owner, but only once it stayed ownerless longer than a renewal", async () => {
+    const k = keys();
+    const a = await replica("a", k);
+    const b = await replica("b", k);
+    await a.ownership.acquire("edge-6");
+    const epoch = a.ownership.epochOf("edge-6") ?? 0;
+    await a.ownership.release("edge-6"); // its edge is offline and a shut down
+    expect(await b.ownership.adoptOrphans(["edge-6"])).toEqual([]); // first look
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await b.ownership.adoptOrphans(["edge-6"])).toEqual(["edge-6"]);
+    expect(b.ownership.epochOf("edge-6")).toBe(epoch + 1);
+  });
+
+  it("after Redis lost its keys, live owners restore them before anyone adopts their nodes", async () => {
+    const k = keys();
+    const a = await replica("a", k);
+    const b = await replica("b", k);
+    await a.ownership.acquire("edge-7");
+    await a.redis.flushall(); // as a restart without persistence leaves it
+    expect(await b.ownership.adoptOrphans(["edge-7"])).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300)); // a renews every 200 ms
+    expect(await b.ownership.adoptOrphans(["edge-7"])).toEqual([]);
+    expect(a.ownership.owns("edge-7")).toBe(true);
+    expect(a.lost).toEqual([]);
+    expect((await a.redis.get(k.owner("edge-7")))?.split(" ")[0]).toBe("a");
+  });
+
+  it("a fence check after Redis lost its keys puts them back instead of dropping the node", async () => {
+    const k = keys();
+    const a = await replica("a", k);
+    const epoch = await a.ownership.acquire("edge-8");
+    await a.redis.flushall();
+    await expect(a.ownership.assertCurrent("edge-8")).resolves.toBe(epoch);
+    expect(a.lost).toEqual([]);
+    expect(await a.redis.get(k.epoch("edge-8"))).toBe(String(epoch));
+  });
+
   it("Redis restart: owners keep their nodes, re-establish the keys, epochs never go backwards", async () => {
     const k = keys();
     const a = await replica("a", k, { answerHandover: false });

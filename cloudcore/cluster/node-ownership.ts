@@ -5,7 +5,7 @@ import { Redlock, type Lock } from "./redlock.js";
 import { CloudcoreError } from "../errors.js";
 import type { ClusterKeys } from "./keys.js";
 import type { Ownership } from "./ownership.js";
-import { CLAIM, CLEAR_STALE, IS_CURRENT, RELEASE, RENEW } from "./scripts.js";
+import { CLAIM, CLEAR_STALE, RELEASE, RENEW } from "./scripts.js";
 
 /** The node could not be owned now (another live replica holds it and did not hand it over). */
 export class OwnershipUnavailableError extends CloudcoreError {
@@ -62,6 +62,21 @@ export class NodeOwnership implements Ownership {
   #events: OwnershipEvents = {};
   #timer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> = Promise.resolve();
+  /** Nodes seen without an owner record, and since when (adoption waits for a second look). */
+  readonly #orphanSince = new Map<string, number>();
+  #connectedOnce = false;
+  /**
+   * Redis came back (after a restart it may have lost every key): put our locks back at once,
+   * before another replica's adoption round could mistake our nodes for orphans.
+   */
+  readonly #onRedisReady = (): void => {
+    if (!this.#connectedOnce) {
+      this.#connectedOnce = true;
+      return;
+    }
+    this.options.log.info("Redis connection re-established; renewing node locks now");
+    this.#renew();
+  };
 
   constructor(private readonly options: NodeOwnershipOptions) {
     this.#ttl = options.ttlMs ?? 15_000;
@@ -87,12 +102,17 @@ export class NodeOwnership implements Ownership {
       }
     });
     await this.options.subscriber.subscribe(channel);
-    this.#timer = setInterval(
-      () => {
-        this.#renewing = this.#renewing.then(() => this.renewAll());
-      },
-      this.options.renewIntervalMs ?? Math.floor(this.#ttl / 3),
-    );
+    this.#connectedOnce = this.options.redis.status === "ready";
+    this.options.redis.on("ready", this.#onRedisReady);
+    this.#timer = setInterval(() => this.#renew(), this.#renewIntervalMs);
+  }
+
+  get #renewIntervalMs(): number {
+    return this.options.renewIntervalMs ?? Math.floor(this.#ttl / 3);
+  }
+
+  #renew(): void {
+    this.#renewing = this.#renewing.then(() => this.renewAll());
   }
 
   /** Nodes owned here, with their epochs. */
@@ -132,21 +152,26 @@ export class NodeOwnership implements Ownership {
   /**
    * Fencing: throws FencedError unless this replica still owns `node` at the epoch it acquired.
    * Checked in Redis right before a write; see docs/ha.md for the window this leaves and how Node
-   * writes close it in the apiserver itself.
+   * writes close it in the apiserver itself. The check is a renewal: after Redis lost its keys
+   * (restart without persistence) the first write puts them back instead of mistaking the missing
+   * epoch for a lost node; a node another replica claimed meanwhile is still refused.
    */
   async assertCurrent(node: string): Promise<number> {
     const owned = this.#owned.get(node);
     if (!owned) throw new FencedError(`node ${node} is not owned by replica ${this.options.replicaId}`);
     const { keys, redis } = this.options;
     const current = await redis.eval(
-      IS_CURRENT,
+      RENEW,
       3,
       keys.lock(node),
       keys.epoch(node),
       keys.owner(node),
+      owned.token,
+      this.options.replicaId,
       String(owned.epoch),
+      String(this.#ttl),
     );
-    if (current !== 1) {
+    if (current === 0) {
       this.#lose(node);
       throw new FencedError(`node ${node}: epoch ${owned.epoch} is no longer current`);
     }
@@ -192,19 +217,32 @@ export class NodeOwnership implements Ownership {
   /**
    * Takes nodes nobody owns (their owner died or shut down while they were offline), at most
    * `limit` per call, so that someone keeps vouching for them. One attempt each, no handover.
+   * A node is adopted only when it has been seen without an owner record for longer than one
+   * renewal interval: after Redis lost its data, live owners put their records back on their next
+   * renewal, and must not find their nodes adopted by a faster replica first.
    */
   async adoptOrphans(nodes: readonly string[], limit = 100): Promise<string[]> {
     const candidates = nodes.filter((n) => !this.#owned.has(n) && !this.#acquiring.has(n));
     const adopted: string[] = [];
-    for (let i = 0; i < candidates.length && adopted.length < limit; i += 500) {
+    const now = Date.now();
+    const seen = new Map<string, number>();
+    for (let i = 0; i < candidates.length; i += 500) {
       const chunk = candidates.slice(i, i + 500);
       const records = await this.options.redis.mget(chunk.map((n) => this.options.keys.owner(n)));
       for (const [j, record] of records.entries()) {
-        if (record !== null || adopted.length >= limit) continue;
+        if (record !== null) continue;
         const node = chunk[j] ?? "";
-        if ((await this.#tryLock(node)) !== undefined) adopted.push(node);
+        const since = this.#orphanSince.get(node) ?? now;
+        seen.set(node, since);
+        if (adopted.length >= limit || now - since <= this.#renewIntervalMs) continue;
+        if ((await this.#tryLock(node)) !== undefined) {
+          adopted.push(node);
+          seen.delete(node);
+        }
       }
     }
+    this.#orphanSince.clear();
+    for (const [node, since] of seen) this.#orphanSince.set(node, since);
     if (adopted.length > 0) this.options.log.info({ count: adopted.length }, "adopted ownerless nodes");
     return adopted;
   }
@@ -213,6 +251,7 @@ export class NodeOwnership implements Ownership {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.options.redis.off("ready", this.#onRedisReady);
     await this.#renewing;
     await Promise.allSettled([...this.#owned.keys()].map((node) => this.release(node)));
     await this.options.subscriber.unsubscribe().catch(() => undefined);
@@ -222,6 +261,7 @@ export class NodeOwnership implements Ownership {
   abandon(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.options.redis.off("ready", this.#onRedisReady);
     this.#owned.clear();
   }
 

@@ -11,10 +11,12 @@ export interface ShedPlanInput {
 }
 
 /**
- * How many nodes this replica should shed now: none unless it holds more than the even share plus
- * the tolerance; then enough to come down to the share, at most `maxPerRound`. Every replica runs
- * the same rule on the same published counts, so only the overloaded ones shed, and the balancer
- * (leastconn) sends the shed nodes to the emptiest replicas. No node-to-replica table anywhere.
+ * How many nodes this replica should shed now. The spread is out of balance when any replica is
+ * outside ±tolerance of the even share, above it or below it (a joining replica starts at zero).
+ * While it is, every replica above the share sheds down towards it, at most `maxPerRound` per
+ * round; within the tolerance nobody sheds, so a balanced cluster does not flap. Every replica runs
+ * the same rule on the same published counts, and the balancer (leastconn) sends the shed nodes to
+ * the emptiest replicas. No node-to-replica table anywhere.
  */
 export function nodesToShed(input: ShedPlanInput): number {
   const live = input.replicas.length;
@@ -22,7 +24,10 @@ export function nodesToShed(input: ShedPlanInput): number {
   const total = input.replicas.reduce((n, r) => n + r.connected, 0);
   const mine = input.replicas.find((r) => r.id === input.self)?.connected ?? 0;
   const share = total / live;
-  if (mine <= Math.ceil(share * (1 + input.tolerance))) return 0;
+  const upper = Math.ceil(share * (1 + input.tolerance));
+  const lower = Math.floor(share * (1 - input.tolerance));
+  const unbalanced = input.replicas.some((r) => r.connected > upper || r.connected < lower);
+  if (!unbalanced || mine <= Math.ceil(share)) return 0;
   return Math.min(input.maxPerRound, mine - Math.ceil(share));
 }
 

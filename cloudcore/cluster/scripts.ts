@@ -51,9 +51,3 @@ return 1
  * token we saw (the dead owner's). ARGV: that token. Returns 1 if cleared.
  */
 export const CLEAR_STALE = RELEASE;
-
-/** Fencing check: is `epoch` still the node's current one? ARGV: epoch. Returns 1 or 0. */
-export const IS_CURRENT = `
-if redis.call("GET", KEYS[2]) == ARGV[1] then return 1 end
-return 0
-`;

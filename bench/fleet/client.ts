@@ -1,4 +1,7 @@
-/** Failover benchmark client: a shard of edges, joined for real, connected through a balancer. */
+/**
+ * Fleet benchmark client (bench:failover, bench:rebalance): a shard of edges, joined for real,
+ * connected through a balancer; it records every tunnel that went down and how long it stayed down.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +16,28 @@ import type { ClientStart, FromClient, ToClient } from "./messages.js";
 const reply = (message: FromClient): void => void process.send?.(message);
 const edges: EdgeHub[] = [];
 let leaseTimer: NodeJS.Timeout | undefined;
+let firstNode = 0;
+/** Since the last `track`: reconnects per edge, and every down time. */
+let reconnects: number[] = [];
+let downMs: number[] = [];
+
+/** Watches one edge's status: a tunnel that comes back after being up counts as a reconnect. */
+function track(edge: EdgeHub, index: number): void {
+  let downSince: number | undefined;
+  let wasUp = false;
+  edge.onStatus((status) => {
+    if (status.type === "connected") {
+      if (wasUp && downSince !== undefined) {
+        downMs.push(performance.now() - downSince);
+        reconnects[index] = (reconnects[index] ?? 0) + 1;
+      }
+      wasUp = true;
+      downSince = undefined;
+    } else if (wasUp && downSince === undefined) {
+      downSince = performance.now();
+    }
+  });
+}
 
 const lease = (name: string): ReturnType<typeof newMessage> =>
   newMessage({
@@ -33,6 +58,7 @@ const lease = (name: string): ReturnType<typeof newMessage> =>
 async function start(m: ClientStart): Promise<void> {
   const log = pino({ level: "silent" });
   const certRoot = mkdtempSync(join(tmpdir(), "edgefleet-bench-fo-"));
+  firstNode = m.firstNode;
   const names = Array.from({ length: m.count }, (_, i) => `${m.prefix}-${m.firstNode + i}`);
   for (let i = 0; i < names.length; i += 50) {
     const batch = names.slice(i, i + 50);
@@ -60,6 +86,7 @@ async function start(m: ClientStart): Promise<void> {
         if (msg.route.source === Source.EdgeController && msg.route.operation !== Operation.Response)
           edge.send(responseTo(msg, OK_CONTENT));
       });
+      track(edge, edges.length);
       edges.push(edge);
     });
   }
@@ -117,7 +144,14 @@ process.on("message", (message: ToClient) => {
         type: "status",
         connected: edges.filter((e) => e.status.type === "connected").length,
         total: edges.length,
+        firstNode,
+        reconnects: edges.map((_, i) => reconnects[i] ?? 0),
+        downMs,
       });
+    } else if (message.type === "track") {
+      reconnects = [];
+      downMs = [];
+      reply({ type: "tracking" });
     } else {
       clearInterval(leaseTimer);
       await Promise.all(edges.map((e) => e.close()));

@@ -1,0 +1,15 @@
+import type { Redis } from "ioredis";
+import { ClusterKeys } from "../../cloudcore/cluster/keys.js";
+
+/** Reads the owning replica of each node from the cluster's Redis owner records (undefined = none). */
+export function ownerReader(redis: Redis, names: readonly string[]): () => Promise<(string | undefined)[]> {
+  const keys = new ClusterKeys();
+  return async () => {
+    const out: (string | undefined)[] = [];
+    for (let i = 0; i < names.length; i += 1000) {
+      const records = await redis.mget(names.slice(i, i + 1000).map((n) => keys.owner(n)));
+      for (const r of records) out.push(r?.split(" ")[0]);
+    }
+    return out;
+  };
+}
