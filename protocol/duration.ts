@@ -13,3 +13,20 @@ export function parseDurationSeconds(text: string): number {
     throw new Error(`duration ${JSON.stringify(text)} must be positive`);
   return total;
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration with milliseconds ("250ms", "1.5s", "2m30s", "0") into milliseconds; zero is
+ * allowed (a delay that is not wanted).
+ */
+export function parseDurationMs(text: string): number {
+  const trimmed = text.trim();
+  if (trimmed === "0") return 0;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(trimmed))
+    throw new Error(`duration ${JSON.stringify(text)} is not of the form 250ms, 1.5s, 10m or 2m30s`);
+  let total = 0;
+  for (const [, amount, , unit] of trimmed.matchAll(/(\d+(\.\d+)?)(ms|s|m|h|d)/g))
+    total += Number(amount) * (UNIT_MS[unit ?? "ms"] ?? 1);
+  return Math.round(total);
+}

@@ -215,6 +215,13 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     expect(hub.send("not-connected", insert)).toBe(false);
   });
 
+  it("ping - a WebSocket ping is answered by cloudhub, giving the tunnel's round trip", async () => {
+    const edgeHub = await edge("edge-ping");
+    const rtt = await edgeHub.ping(5000);
+    expect(rtt).toBeGreaterThan(0);
+    expect(rtt).toBeLessThan(5000);
+  });
+
   it("auth - no credential, another CA's certificate and a claim for another node are refused with the reason", async () => {
     const none = await refusal(await rawSocket("edge-a", { authorization: null }));
     expect(none).toEqual({ status: 401, body: "no tunnel credential (Authorization: Bearer <assertion>)\n" });

@@ -73,6 +73,8 @@ export class EdgeHub {
   #keepalive: NodeJS.Timeout | undefined;
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  /** No reconnect before this time (an interrupted network, see interrupt()). */
+  #offlineUntil = 0;
   readonly #messageHandlers: ((message: Message) => void)[] = [];
   readonly #statusHandlers: ((status: EdgeHubStatus) => void)[] = [];
   /** Requests sent (or waiting to be) whose response has not arrived, in send order. */
@@ -158,6 +160,47 @@ export class EdgeHub {
     });
   }
 
+  /**
+   * The tunnel's round trip in ms: a WebSocket ping answered by the cloud's WebSocket layer, so it
+   * measures the path (balancer, TLS, the replica's event loop) without touching the application.
+   */
+  ping(timeoutMs = 10_000): Promise<number> {
+    const socket = this.#socket;
+    if (this.#status.type !== "connected" || !socket || socket.readyState !== WebSocket.OPEN)
+      return Promise.reject(new EdgeHubClosedError("the tunnel is not connected"));
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      const onPong = (): void => {
+        clearTimeout(timer);
+        socket.off("close", onClose);
+        resolve(performance.now() - started);
+      };
+      const onClose = (): void => {
+        clearTimeout(timer);
+        socket.off("pong", onPong);
+        reject(new EdgeHubClosedError("the tunnel closed before the pong"));
+      };
+      const timer = setTimeout(() => {
+        socket.off("pong", onPong);
+        socket.off("close", onClose);
+        reject(new RequestTimeoutError(`no pong within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      socket.once("pong", onPong);
+      socket.once("close", onClose);
+      socket.ping();
+    });
+  }
+
+  /**
+   * Cuts the tunnel as a network failure would (no close handshake; the cloud sees 1006) and keeps
+   * the edge offline for `offlineMs` before its usual reconnect: chaos testing.
+   */
+  interrupt(offlineMs: number): void {
+    this.#offlineUntil = Date.now() + offlineMs;
+    this.#socket?.terminate();
+  }
+
   /** Requests still waiting for a response. */
   get pendingRequests(): number {
     return this.#pending.size;
@@ -192,7 +235,10 @@ export class EdgeHub {
         lastError = (err as Error).message;
       }
       if (this.#stop.signal.aborted) break;
-      const delayMs = backoffDelay(attempt++, backoff, this.options.random);
+      const delayMs = Math.max(
+        backoffDelay(attempt++, backoff, this.options.random),
+        this.#offlineUntil - Date.now(),
+      );
       this.#log.info({ delayMs, reason: lastError }, "tunnel down; reconnecting");
       this.#setStatus({ type: "waiting", delayMs, lastError });
       await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);

@@ -7,21 +7,28 @@ import { createNodeCsr, generateKeyPair, privateKeyPem } from "../../protocol/pk
 import { JoinError } from "../errors.js";
 import { parseHostPort } from "../../protocol/names.js";
 
-export interface JoinOptions {
+export interface CertificateRequestOptions {
   /** The certificate server, `host:port` (KubeEdge's 10002). */
   readonly server: string;
   /** `<hex sha256 of the cloud CA DER>.<JWT>`, from `cloudcore token create`. */
   readonly token: string;
   readonly nodeName: string;
-  /** Where ca.crt, node.crt and node.key are written. */
-  readonly certDir: string;
   readonly timeoutMs?: number;
 }
 
-export interface NodeCredentials {
+export interface JoinOptions extends CertificateRequestOptions {
+  /** Where ca.crt, node.crt and node.key are written. */
+  readonly certDir: string;
+}
+
+/** What a node needs for its tunnel: the cloud CA, its certificate and its key, as PEM. */
+export interface NodePems {
   readonly caPem: string;
   readonly certPem: string;
   readonly keyPem: string;
+}
+
+export interface NodeCredentials extends NodePems {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
@@ -43,6 +50,20 @@ export function parseJoinToken(token: string): { readonly caHash: string; readon
  * verified against that CA; store CA, certificate and key.
  */
 export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> {
+  const { caPem, certPem, keyPem } = await requestNodeCertificate(options);
+  mkdirSync(options.certDir, { recursive: true, mode: 0o700 });
+  const caFile = join(options.certDir, "ca.crt");
+  const certFile = join(options.certDir, "node.crt");
+  const keyFile = join(options.certDir, "node.key");
+  // Key first, certificate last: a node.crt on disk always has its key beside it.
+  writeAtomic(keyFile, keyPem, 0o600);
+  writeAtomic(caFile, caPem, 0o644);
+  writeAtomic(certFile, certPem, 0o644);
+  return { caPem, certPem, keyPem, caFile, certFile, keyFile };
+}
+
+/** The join's network half: the pinned CA, a new key and the certificate issued for it, in memory. */
+export async function requestNodeCertificate(options: CertificateRequestOptions): Promise<NodePems> {
   const { caHash, jwt } = parseJoinToken(options.token);
   const address = parseHostPort(options.server);
   if (!address) throw new JoinError(`cloudcore address ${JSON.stringify(options.server)} is not host:port`);
@@ -82,16 +103,7 @@ export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> 
   }
   const certPem = new x509.X509Certificate(response.body).toString("pem");
   const keyPem = await privateKeyPem(keys.privateKey);
-
-  mkdirSync(options.certDir, { recursive: true, mode: 0o700 });
-  const caFile = join(options.certDir, "ca.crt");
-  const certFile = join(options.certDir, "node.crt");
-  const keyFile = join(options.certDir, "node.key");
-  // Key first, certificate last: a node.crt on disk always has its key beside it.
-  writeAtomic(keyFile, keyPem, 0o600);
-  writeAtomic(caFile, caPem, 0o644);
-  writeAtomic(certFile, certPem, 0o644);
-  return { caPem, certPem, keyPem, caFile, certFile, keyFile };
+  return { caPem, certPem, keyPem };
 }
 
 function writeAtomic(path: string, content: string, mode: number): void {
