@@ -7,7 +7,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Informer } from "../../cloudcore/controllers/informer.js";
-import type { KubeRest} from "../../cloudcore/kube/kube-rest.js";
+import type { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { statusCodeOf } from "../../cloudcore/kube/kube-rest.js";
 import type { PodJson } from "../../cloudcore/kube/objects.js";
 import { CREATED_AT_ANNOTATION } from "../engine/node-behaviour.js";
