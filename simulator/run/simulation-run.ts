@@ -52,6 +52,13 @@ export interface RunOptions {
   readonly log: Logger;
   /** Stop early (Ctrl-C): the run ends its current phase and reports. */
   readonly signal?: AbortSignal;
+  /** Every sample (about once a second): for metrics. */
+  readonly onSample?: (
+    snapshot: FleetSnapshot,
+    workload: { running: number; errors: number } | undefined,
+  ) => void;
+  /** The simulation once started: for a control endpoint (chaos on demand). */
+  readonly onSimulation?: (simulation: Simulation) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,8 +84,7 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
     ...o.simulation,
     labels: { ...o.simulation.labels, [SIM_LABEL]: o.simulation.prefix },
   });
-  readiness?.start();
-  await workload?.start();
+  o.onSimulation?.(simulation);
 
   const timeline: TimelinePoint[] = [];
   const phases: PhaseReport[] = [];
@@ -97,6 +103,7 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
     const rate = Math.round(messages / Math.max(0.001, (now - lastAt) / 1000));
     last = snap;
     lastAt = now;
+    o.onSample?.(snap, workload && { running: workload.running, errors: workload.errors });
     timeline.push({
       t: Math.round((now - startedAt) / 100) / 10,
       connected: snap.counters.connected,
@@ -140,6 +147,8 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
 
   let report: SimulationReport | undefined;
   try {
+    readiness?.start();
+    await workload?.start();
     o.progress.log(`ramp: ${o.simulation.nodes} nodes over ${simulation.workers} worker threads`);
     let ramped: { connected: number; failed: number } | undefined;
     simulation.ramped().then(
@@ -201,10 +210,11 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
           (s) => s.counters.connected >= connectedBefore && s.counters.reconnects >= reconnectsBefore + cut,
         );
       } else if (workload && o.podMode === "bound") {
-        const total = workload.running;
-        const replaced = await workload.churnBoundPods(phase.fraction, o.podQps);
-        await until(() => workload.running >= total);
-        o.progress.log(`churn: replaced ${replaced} pods; ${workload.running} Running`);
+        const { deleted, created } = await workload.churnBoundPods(phase.fraction, o.podQps);
+        const settled = await until(() => workload.settled(deleted, created));
+        o.progress.log(
+          `churn: replaced ${deleted.length} pods${settled ? "" : " (not all settled in time)"}; ${workload.running} Running`,
+        );
       } else {
         o.progress.log("churn: needs bound pods (--pod-mode bound); skipped");
       }

@@ -48,7 +48,8 @@ export class PodWorkload {
   /** Bound pods this workload made and has not deleted: name → node. */
   readonly #bound = new Map<string, string>();
   #generation = 0;
-  #seen = 0;
+  /** Pods in the apiserver (ADDED, not yet DELETED), by ns/name. */
+  readonly #present = new Set<string>();
   #created = 0;
   #errors = 0;
   #lastError: string | undefined;
@@ -101,7 +102,7 @@ export class PodWorkload {
     return this.#runningPods.size;
   }
   get pods(): number {
-    return this.#seen;
+    return this.#present.size;
   }
   get created(): number {
     return this.#created;
@@ -136,37 +137,49 @@ export class PodWorkload {
    * many new ones on the same nodes, at most `qps` requests per second. Resolves once all were
    * asked for; the new pods' startup is timed like the first ones'.
    */
-  async churnBoundPods(fraction: number, qps: number, concurrency = 32): Promise<number> {
+  async churnBoundPods(
+    fraction: number,
+    qps: number,
+    concurrency = 32,
+  ): Promise<{ readonly deleted: string[]; readonly created: string[] }> {
     const chosen = [...this.#bound].filter(() => Math.random() < fraction);
     const generation = ++this.#generation;
     const { rest, namespace } = this.options;
+    const deleted: string[] = [];
+    const created: string[] = [];
     await this.#paced(chosen.length, qps, concurrency, async (i) => {
       const [name, node] = chosen[i] ?? ["", ""];
       try {
         await rest.request("delete", `/api/v1/namespaces/${namespace}/pods/${name}`);
         this.#bound.delete(name);
+        deleted.push(`${namespace}/${name}`);
       } catch (err) {
         this.#errors++;
         this.#lastError = `delete ${namespace}/${name}: ${(err as Error).message}`;
         return;
       }
-      await this.#createBound(`${name.replace(/-g\d+$/, "")}-g${generation}`, node);
+      const replacement = `${name.replace(/-g\d+$/, "")}-g${generation}`;
+      if (await this.#createBound(replacement, node)) created.push(`${namespace}/${replacement}`);
     });
-    return chosen.length;
+    return { deleted, created };
   }
 
-  async #createBound(name: string, node: string): Promise<void> {
-    if (
-      await this.#create(`/api/v1/namespaces/${this.options.namespace}/pods`, name, {
-        metadata: { name, labels: { [SIM_LABEL]: this.options.prefix } },
-        spec: {
-          nodeName: node,
-          automountServiceAccountToken: false,
-          containers: [{ name: "app", image: SIM_IMAGE }],
-        },
-      })
-    )
-      this.#bound.set(name, node);
+  /** Are these pods gone from the apiserver, and those Running and Ready there? (ns/name keys) */
+  settled(gone: readonly string[], running: readonly string[]): boolean {
+    return gone.every((k) => !this.#present.has(k)) && running.every((k) => this.#runningPods.has(k));
+  }
+
+  async #createBound(name: string, node: string): Promise<boolean> {
+    const created = await this.#create(`/api/v1/namespaces/${this.options.namespace}/pods`, name, {
+      metadata: { name, labels: { [SIM_LABEL]: this.options.prefix } },
+      spec: {
+        nodeName: node,
+        automountServiceAccountToken: false,
+        containers: [{ name: "app", image: SIM_IMAGE }],
+      },
+    });
+    if (created) this.#bound.set(name, node);
+    return created;
   }
 
   /**
@@ -271,13 +284,13 @@ export class PodWorkload {
   #onEvent(type: string, pod: PodView): void {
     const key = `${pod.metadata.namespace ?? ""}/${pod.metadata.name ?? ""}`;
     if (type === "DELETED") {
-      this.#seen--;
+      this.#present.delete(key);
       this.#createdAt.delete(key);
       this.#runningPods.delete(key);
       return;
     }
     if (type === "ADDED") {
-      this.#seen++;
+      this.#present.add(key);
       // Pods a controller made are timed from when the watch first saw them.
       if (!this.#createdAt.has(key)) this.#createdAt.set(key, Date.now());
     }
