@@ -44,6 +44,16 @@ describe("simulator run config", () => {
     ]);
   });
 
+  it("reads the scenario checked into docs/", () => {
+    const c = loadRunConfig("docs/scenarios/laptop.yaml", {
+      cloudcore: "127.0.0.1:10000",
+      token: "t",
+      kubeconfig: "k",
+    });
+    expect(c.nodes).toBe(1000);
+    expect(phasesOf(c).map((p) => p.type)).toEqual(["steady", "chaos", "churn", "steady"]);
+  });
+
   it("names the field of a bad value", () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ ...base, ramp: "fast" }, "field ramp"],

@@ -5,20 +5,13 @@
  * many nodes moved, how often each reconnected, how long their tunnels were down, and whether any
  * node was ever without an owner record in Redis (sampled every 100 ms).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Command } from "commander";
 import { Redis } from "ioredis";
-import { loadOrCreateCa } from "../../cloudcore/security/ca-store.js";
-import { JoinTokens } from "../../cloudcore/security/join-tokens.js";
-import { startEnvironment } from "../../scripts/env/environment.js";
-import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
 import { positiveInt } from "../flags.js";
 import { Fleet } from "../fleet/clients.js";
 import { ownerReader } from "../fleet/owners.js";
-import { replicaPorts, startReplica, stopChildren, type ReplicaProcess } from "../fleet/replicas.js";
+import { runBench, withBenchCluster, writeBenchReport, type BenchCluster } from "../fleet/bench-cluster.js";
+import { replicaPorts } from "../fleet/replicas.js";
 import { summarize } from "../fleet/summary.js";
 
 interface Flags {
@@ -47,163 +40,137 @@ const balanced = (counts: Record<string, number>, replicas: readonly string[], t
 
 async function run(flags: Flags): Promise<void> {
   const log = (line: string): void => void process.stdout.write(line + "\n");
-  const stateDir = mkdtempSync(join(tmpdir(), "edgefleet-bench-rb-"));
-  const env = await startEnvironment({ components: ["kubernetes", "redis"], stateDir });
-  const replicas: ReplicaProcess[] = [];
-  const balancers: HaproxyBalancer[] = [];
-  let fleet: Fleet | undefined;
   const prefix = `rb${Date.now().toString(36)}`;
-  try {
-    const kubeconfig = env.info.kubernetes?.kubeconfig ?? "";
-    const redisUrl = env.info.redis?.url ?? "";
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    const core = kc.makeApiClient(CoreV1Api);
-    const tokens = new JoinTokens(core, await loadOrCreateCa(core), {});
-    const { token } = await tokens.create({ ttlSeconds: 7200, description: "bench:rebalance" });
+  await withBenchCluster("rebalance", {}, async (cluster) => {
+    const { token, replicas, balancers, redisUrl } = cluster;
+    let fleet: Fleet | undefined;
+    try {
+      const ids = ["r1", "r2", "r3", "r4"];
+      const ports = await Promise.all(ids.map(() => replicaPorts()));
+      const spec = (i: number): Parameters<BenchCluster["startReplica"]>[0] => ({
+        id: ids[i] ?? "",
+        livenessTtl: "6s",
+        rebalanceInterval: flags.rebalanceInterval,
+        rebalanceMaxPerRound: flags.maxPerRound,
+        ...(ports[i] && { ports: ports[i] }),
+      });
+      for (let i = 0; i < 3; i++) await cluster.startReplica(spec(i));
+      // The balancers know all four backends from the start, as a Service's endpoints would once the
+      // new pod is ready; health checks keep r4 out until it listens.
+      for (let i = 0; i < 2; i++)
+        await cluster.startBalancer(ids.map((id, j) => ({ id, tunnel: ports[j]?.tunnel ?? 0 })));
+      await sleep(1500); // first health checks: r4 marked down
+      log(`3 replicas and 2 balancers up; ${flags.nodes} edges from ${flags.clients} client processes`);
 
-    const ids = ["r1", "r2", "r3", "r4"];
-    const ports = await Promise.all(ids.map(() => replicaPorts()));
-    const spec = (i: number): Parameters<typeof startReplica>[0] => ({
-      id: ids[i] ?? "",
-      kubeconfig,
-      redisUrl,
-      livenessTtl: "6s",
-      rebalanceInterval: flags.rebalanceInterval,
-      rebalanceMaxPerRound: flags.maxPerRound,
-      ...(ports[i] && { ports: ports[i] }),
-    });
-    for (let i = 0; i < 3; i++) replicas.push(await startReplica(spec(i)));
-    // The balancers know all four backends from the start, as a Service's endpoints would once the
-    // new pod is ready; health checks keep r4 out until it listens.
-    for (let i = 0; i < 2; i++) {
-      balancers.push(
-        await startHaproxy(join(stateDir, `haproxy-${i}`), [
-          {
-            name: "tunnel",
-            balance: "leastconn",
-            backends: ids.map((id, j) => ({ name: id, host: "127.0.0.1", port: ports[j]?.tunnel ?? 0 })),
-          },
-        ]),
-      );
-    }
-    await sleep(1500); // first health checks: r4 marked down
-    log(`3 replicas and 2 balancers up; ${flags.nodes} edges from ${flags.clients} client processes`);
+      const started = await Fleet.start({
+        nodes: flags.nodes,
+        clients: flags.clients,
+        token,
+        certificatePorts: replicas.map((r) => r.certificates),
+        tunnelPorts: balancers.map((b) => b.ports["tunnel"] ?? 0),
+        register: false,
+        prefix,
+      });
+      fleet = started.fleet;
+      log(`${started.connected} edges connected in ${(started.elapsedMs / 1000).toFixed(1)} s`);
 
-    const started = await Fleet.start({
-      nodes: flags.nodes,
-      clients: flags.clients,
-      token,
-      certificatePorts: replicas.map((r) => r.certificates),
-      tunnelPorts: balancers.map((b) => b.ports["tunnel"] ?? 0),
-      register: false,
-      prefix,
-    });
-    fleet = started.fleet;
-    log(`${started.connected} edges connected in ${(started.elapsedMs / 1000).toFixed(1)} s`);
-
-    const redis = new Redis(redisUrl);
-    const names = Array.from({ length: flags.nodes }, (_, i) => `${prefix}-${i}`);
-    const owners = ownerReader(redis, names);
-    for (let i = 0; ; i++) {
-      const o = await owners();
-      if (o.every((x) => x !== undefined)) break;
-      if (i > 600) throw new Error(`only ${o.filter(Boolean).length} of ${names.length} nodes owned`);
-      await sleep(100);
-    }
-    const before = await owners();
-    log(`owners before: ${JSON.stringify(countBy(before))}`);
-
-    // Sample the owner records every 100 ms from the start of r4 until the spread settles.
-    await fleet.track();
-    let sampling = true;
-    let samples = 0;
-    let ownerlessSamples = 0;
-    const ownerless = new Map<number, number>(); // node index → consecutive samples without owner
-    let longestOwnerlessSamples = 0;
-    const ownerChanges = new Array<number>(names.length).fill(0);
-    let last = before;
-    const sampler = (async () => {
-      while (sampling) {
-        const now = await owners();
-        samples++;
-        now.forEach((o, i) => {
-          if (o === undefined) {
-            ownerlessSamples++;
-            const streak = (ownerless.get(i) ?? 0) + 1;
-            ownerless.set(i, streak);
-            longestOwnerlessSamples = Math.max(longestOwnerlessSamples, streak);
-          } else {
-            ownerless.delete(i);
-            if (o !== last[i]) ownerChanges[i] = (ownerChanges[i] ?? 0) + 1;
-          }
-        });
-        last = now.map((o, i) => o ?? last[i]);
+      const redis = new Redis(redisUrl);
+      const names = Array.from({ length: flags.nodes }, (_, i) => `${prefix}-${i}`);
+      const owners = ownerReader(redis, names);
+      for (let i = 0; ; i++) {
+        const o = await owners();
+        if (o.every((x) => x !== undefined)) break;
+        if (i > 600) throw new Error(`only ${o.filter(Boolean).length} of ${names.length} nodes owned`);
         await sleep(100);
       }
-    })();
+      const before = await owners();
+      log(`owners before: ${JSON.stringify(countBy(before))}`);
 
-    const t0 = Date.now();
-    replicas.push(await startReplica(spec(3)));
-    log(`r4 ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for the spread to settle`);
-    let balancedMs = -1;
-    let counts: Record<string, number> = {};
-    for (;;) {
-      counts = countBy(last);
-      const status = await fleet.status();
-      const allUp = status.every((s) => s.connected === s.total);
-      if (allUp && balanced(counts, ids, flags.nodes)) {
-        balancedMs = Date.now() - t0;
-        break;
+      // Sample the owner records every 100 ms from the start of r4 until the spread settles.
+      await fleet.track();
+      let sampling = true;
+      let samples = 0;
+      let ownerlessSamples = 0;
+      const ownerless = new Map<number, number>(); // node index → consecutive samples without owner
+      let longestOwnerlessSamples = 0;
+      const ownerChanges = new Array<number>(names.length).fill(0);
+      let last = before;
+      const sampler = (async () => {
+        while (sampling) {
+          const now = await owners();
+          samples++;
+          now.forEach((o, i) => {
+            if (o === undefined) {
+              ownerlessSamples++;
+              const streak = (ownerless.get(i) ?? 0) + 1;
+              ownerless.set(i, streak);
+              longestOwnerlessSamples = Math.max(longestOwnerlessSamples, streak);
+            } else {
+              ownerless.delete(i);
+              if (o !== last[i]) ownerChanges[i] = (ownerChanges[i] ?? 0) + 1;
+            }
+          });
+          last = now.map((o, i) => o ?? last[i]);
+          await sleep(100);
+        }
+      })();
+
+      const t0 = Date.now();
+      await cluster.startReplica(spec(3));
+      log(`r4 ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for the spread to settle`);
+      let balancedMs = -1;
+      let counts: Record<string, number> = {};
+      for (;;) {
+        counts = countBy(last);
+        const status = await fleet.status();
+        const allUp = status.every((s) => s.connected === s.total);
+        if (allUp && balanced(counts, ids, flags.nodes)) {
+          balancedMs = Date.now() - t0;
+          break;
+        }
+        if (Date.now() - t0 > 600_000)
+          throw new Error(`not balanced within 10 minutes: ${JSON.stringify(counts)}`);
+        await sleep(250);
       }
-      if (Date.now() - t0 > 600_000)
-        throw new Error(`not balanced within 10 minutes: ${JSON.stringify(counts)}`);
-      await sleep(250);
-    }
-    log(`within ±10 % after ${(balancedMs / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
-    // Stay a few rounds longer: a balanced cluster must not keep shedding.
-    await sleep(3 * (Number.parseFloat(flags.rebalanceInterval) || 2) * 1000);
-    sampling = false;
-    await sampler;
-    const settled = countBy(await owners());
-    const tunnels = summarize(await fleet.status());
-    redis.disconnect();
-    log(
-      `moved ${tunnels.moved}; reconnects per moved node ${JSON.stringify(tunnels.byReconnects)}; down p50 ${tunnels.downMs.p50} ms p99 ${tunnels.downMs.p99} ms max ${tunnels.downMs.max} ms`,
-    );
-    log(
-      `owner records missing: ${ownerlessSamples} node-samples of ${samples} samples; settled ${JSON.stringify(settled)}`,
-    );
+      log(`within ±10 % after ${(balancedMs / 1000).toFixed(1)} s: ${JSON.stringify(counts)}`);
+      // Stay a few rounds longer: a balanced cluster must not keep shedding.
+      await sleep(3 * (Number.parseFloat(flags.rebalanceInterval) || 2) * 1000);
+      sampling = false;
+      await sampler;
+      const settled = countBy(await owners());
+      const tunnels = summarize(await fleet.status());
+      redis.disconnect();
+      log(
+        `moved ${tunnels.moved}; reconnects per moved node ${JSON.stringify(tunnels.byReconnects)}; down p50 ${tunnels.downMs.p50} ms p99 ${tunnels.downMs.p99} ms max ${tunnels.downMs.max} ms`,
+      );
+      log(
+        `owner records missing: ${ownerlessSamples} node-samples of ${samples} samples; settled ${JSON.stringify(settled)}`,
+      );
 
-    const report = {
-      benchmark: "rebalance",
-      date: new Date().toISOString(),
-      nodes: flags.nodes,
-      replicas: "3 → 4",
-      balancers: 2,
-      rebalanceInterval: flags.rebalanceInterval,
-      maxPerRound: flags.maxPerRound,
-      before: countBy(before),
-      balancedSeconds: balancedMs / 1000,
-      atBalance: counts,
-      settled,
-      stillBalanced: balanced(settled, ids, flags.nodes),
-      tunnels,
-      maxOwnerChangesPerNode: Math.max(...ownerChanges),
-      ownerRecordSamples: samples,
-      ownerlessNodeSamples: ownerlessSamples,
-      longestOwnerlessMs: longestOwnerlessSamples * 100,
-    };
-    mkdirSync(dirname(flags.report), { recursive: true });
-    writeFileSync(flags.report, JSON.stringify(report, null, 2) + "\n");
-    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-  } finally {
-    await fleet?.stop();
-    await stopChildren(replicas.map((r) => r.child));
-    for (const b of balancers) await b.stop();
-    await env.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-  }
+      const report = {
+        benchmark: "rebalance",
+        date: new Date().toISOString(),
+        nodes: flags.nodes,
+        replicas: "3 → 4",
+        balancers: 2,
+        rebalanceInterval: flags.rebalanceInterval,
+        maxPerRound: flags.maxPerRound,
+        before: countBy(before),
+        balancedSeconds: balancedMs / 1000,
+        atBalance: counts,
+        settled,
+        stillBalanced: balanced(settled, ids, flags.nodes),
+        tunnels,
+        maxOwnerChangesPerNode: Math.max(...ownerChanges),
+        ownerRecordSamples: samples,
+        ownerlessNodeSamples: ownerlessSamples,
+        longestOwnerlessMs: longestOwnerlessSamples * 100,
+      };
+      writeBenchReport(flags.report, report);
+    } finally {
+      await fleet?.stop();
+    }
+  });
 }
 
 const program = new Command("bench:rebalance")
@@ -219,7 +186,4 @@ const program = new Command("bench:rebalance")
   .option("--report <path>", "JSON report", "reports/bench-rebalance.json")
   .action((flags: Flags) => run(flags));
 
-program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`bench:rebalance: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(program);

@@ -29,6 +29,7 @@ interface RunFlags {
   namespace?: string;
   sourceAddress?: string;
   leaseInterval?: string;
+  leaseDuration?: number;
   statusReportInterval?: string;
   podStartup?: string;
   rttInterval?: string;
@@ -70,6 +71,11 @@ export function runCommand(): Command {
     .option("--namespace <ns>", "namespace of the pods (default edgefleet-sim)")
     .option("--source-address <ip>", "first loopback source address (default 127.64.0.1)")
     .option("--lease-interval <duration>", "Lease renewal (default 10s, as KubeEdge)")
+    .option(
+      "--lease-duration <seconds>",
+      "Lease duration (default 40, as KubeEdge)",
+      intFlag("--lease-duration"),
+    )
     .option("--status-report-interval <duration>", "node status report (default 5m, as KubeEdge)")
     .option("--pod-startup <range>", "ContainerCreating → Running, e.g. 1s-3s (default)")
     .option("--rtt-interval <duration>", "tunnel round-trip probe per node (default 30s)")

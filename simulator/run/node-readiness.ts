@@ -14,7 +14,14 @@ interface NodeView {
 export class NodeReadiness {
   readonly #informer: Informer<NodeView>;
 
-  constructor(kubeConfig: KubeConfig, rest: KubeRest, labelSelector: string, log: Logger) {
+  /** `mine` picks this shard's nodes out of all with the label (other shards share it). */
+  constructor(
+    kubeConfig: KubeConfig,
+    rest: KubeRest,
+    labelSelector: string,
+    log: Logger,
+    private readonly mine: (name: string) => boolean = () => true,
+  ) {
     const path = "/api/v1/nodes";
     const query = { labelSelector };
     this.#informer = new Informer<NodeView>({
@@ -45,7 +52,7 @@ export class NodeReadiness {
   }
 
   counts(): { nodes: number; ready: number; tainted: number } {
-    const all = this.#informer.list();
+    const all = this.#informer.list().filter((n) => this.mine(n.metadata.name ?? ""));
     return {
       nodes: all.length,
       ready: all.filter((n) => n.ready).length,

@@ -10,6 +10,8 @@ export interface ProgressState {
   readonly podsRunning: number;
   readonly messagesPerSecond: number;
   readonly errors: number;
+  /** The most recent distinct error, shown on plain lines while errors occur. */
+  readonly lastError?: string | undefined;
 }
 
 export interface Progress {
@@ -20,7 +22,8 @@ export interface Progress {
 }
 
 const line = (s: ProgressState): string =>
-  `[${s.phase}] nodes ${s.connected}/${s.nodes} connected, ${s.registered} registered | pods ${s.podsRunning}/${s.pods} Running | ${s.messagesPerSecond} msgs/s | errors ${s.errors}`;
+  `[${s.phase}] nodes ${s.connected}/${s.nodes} connected, ${s.registered} registered | pods ${s.podsRunning}/${s.pods} Running | ${s.messagesPerSecond} msgs/s | errors ${s.errors}` +
+  (s.errors > 0 && s.lastError ? ` (last: ${s.lastError.slice(0, 160)})` : "");
 
 /**
  * On a TTY, one live bar (cli-progress) of nodes connected; elsewhere (CI, files) a plain line

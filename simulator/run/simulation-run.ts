@@ -17,7 +17,7 @@ import {
   type SimulationReport,
   type TimelinePoint,
 } from "../report/report.js";
-import { PodWorkload, SIM_LABEL } from "../workload/pod-workload.js";
+import { PodWorkload, SIM_LABEL, SIM_SHARD_LABEL } from "../workload/pod-workload.js";
 import { NodeReadiness } from "./node-readiness.js";
 import type { Progress } from "./progress.js";
 
@@ -67,9 +67,20 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
   const startedAt = Date.now();
   const rssBefore = process.memoryUsage().rss;
   const rest = o.kubeConfig ? await KubeRest.create(o.kubeConfig) : undefined;
-  const labelSelector = `${SIM_LABEL}=${o.simulation.prefix}`;
+  // Shards of one run share the prefix; each cleans up and checks only its own nodes.
+  const shardIndex = o.shard.split("/")[0] ?? "0";
+  const labelSelector = `${SIM_LABEL}=${o.simulation.prefix},${SIM_SHARD_LABEL}=${shardIndex}`;
   const readiness =
-    o.kubeConfig && rest ? new NodeReadiness(o.kubeConfig, rest, labelSelector, o.log) : undefined;
+    o.kubeConfig && rest
+      ? new NodeReadiness(o.kubeConfig, rest, labelSelector, o.log, (name) => {
+          const index = Number(name.slice(o.simulation.prefix.length + 1));
+          return (
+            name.startsWith(`${o.simulation.prefix}-`) &&
+            index >= o.simulation.firstIndex &&
+            index < o.simulation.firstIndex + o.simulation.nodes
+          );
+        })
+      : undefined;
   const workload =
     o.kubeConfig && rest && o.podsPerNode > 0
       ? new PodWorkload({
@@ -77,12 +88,13 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
           rest,
           namespace: o.namespace,
           prefix: o.simulation.prefix,
+          shard: shardIndex,
           log: o.log,
         })
       : undefined;
   const simulation = Simulation.start({
     ...o.simulation,
-    labels: { ...o.simulation.labels, [SIM_LABEL]: o.simulation.prefix },
+    labels: { ...o.simulation.labels, [SIM_LABEL]: o.simulation.prefix, [SIM_SHARD_LABEL]: shardIndex },
   });
   o.onSimulation?.(simulation);
 
@@ -120,6 +132,7 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
       podsRunning: workload?.running ?? snap.counters.podsRunning,
       messagesPerSecond: rate,
       errors: snap.counters.requestErrors + snap.counters.joinErrors + (workload?.errors ?? 0),
+      lastError: snap.errors.at(-1) ?? workload?.lastError,
     });
     return snap;
   };

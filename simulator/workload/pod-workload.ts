@@ -14,6 +14,8 @@ import { CREATED_AT_ANNOTATION } from "../engine/node-behaviour.js";
 import { LatencySet } from "../engine/latencies.js";
 
 export const SIM_LABEL = "edgefleet.io/sim";
+/** Which shard of a sharded run a node belongs to. */
+export const SIM_SHARD_LABEL = "edgefleet.io/sim-shard";
 export const SIM_IMAGE = "docker.io/edgefleet/busybox:1.35";
 
 export interface PodWorkloadOptions {
@@ -22,6 +24,8 @@ export interface PodWorkloadOptions {
   readonly namespace: string;
   /** The simulation's prefix: pods carry `edgefleet.io/sim=<prefix>`. */
   readonly prefix: string;
+  /** The shard index (`edgefleet.io/sim-shard`), so shards of one run keep to their own pods. */
+  readonly shard?: string;
   readonly log: Logger;
 }
 
@@ -54,9 +58,19 @@ export class PodWorkload {
   #errors = 0;
   #lastError: string | undefined;
 
+  get #labels(): Record<string, string> {
+    return { [SIM_LABEL]: this.options.prefix, [SIM_SHARD_LABEL]: this.options.shard ?? "0" };
+  }
+
+  get #selector(): string {
+    return Object.entries(this.#labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+  }
+
   constructor(private readonly options: PodWorkloadOptions) {
     const path = `/api/v1/namespaces/${options.namespace}/pods`;
-    const query = { labelSelector: `${SIM_LABEL}=${options.prefix}` };
+    const query = { labelSelector: this.#selector };
     this.#informer = new Informer<PodView>({
       kubeConfig: options.kubeConfig,
       path,
@@ -171,7 +185,7 @@ export class PodWorkload {
 
   async #createBound(name: string, node: string): Promise<boolean> {
     const created = await this.#create(`/api/v1/namespaces/${this.options.namespace}/pods`, name, {
-      metadata: { name, labels: { [SIM_LABEL]: this.options.prefix } },
+      metadata: { name, labels: this.#labels },
       spec: {
         nodeName: node,
         automountServiceAccountToken: false,
@@ -190,7 +204,7 @@ export class PodWorkload {
     const { prefix, namespace } = this.options;
     await this.#paced(count, qps, 16, async (i) => {
       const name = `${prefix}-d${i}`;
-      const labels = { [SIM_LABEL]: prefix, app: name };
+      const labels = { ...this.#labels, app: name };
       await this.#create(
         `/apis/apps/v1/namespaces/${namespace}/deployments`,
         name,
@@ -202,7 +216,7 @@ export class PodWorkload {
             template: {
               metadata: { labels },
               spec: {
-                nodeSelector: { [SIM_LABEL]: prefix },
+                nodeSelector: this.#labels,
                 automountServiceAccountToken: false,
                 containers: [{ name: "app", image: SIM_IMAGE }],
               },
@@ -227,8 +241,8 @@ export class PodWorkload {
 
   /** Deletes everything the workload made (the namespace's pods and Deployments of this prefix). */
   async deleteAll(): Promise<void> {
-    const { rest, namespace, prefix } = this.options;
-    const labelSelector = `${SIM_LABEL}=${prefix}`;
+    const { rest, namespace } = this.options;
+    const labelSelector = this.#selector;
     await rest
       .request("delete", `/apis/apps/v1/namespaces/${namespace}/deployments`, { query: { labelSelector } })
       .catch(() => undefined);
