@@ -1,4 +1,4 @@
-import { webcrypto } from "node:crypto";
+import { KeyObject, webcrypto, X509Certificate as NativeX509Certificate } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { CsrSignatureError } from "./errors.js";
 
@@ -83,6 +83,26 @@ export function nodeNameOf(
 }
 
 /**
+ * The node name in a subject as node:crypto's X509Certificate prints it (one `KEY=value` per
+ * line), with the same rule as nodeNameOf: exactly one CN `system:node:<name>`, O `system:nodes`.
+ */
+export function nodeNameOfSubject(subject: string): string | undefined {
+  const cn: string[] = [];
+  const org: string[] = [];
+  for (const line of subject.split("\n")) {
+    const at = line.indexOf("=");
+    const key = line.slice(0, at);
+    const value = line.slice(at + 1);
+    if (key === "CN") cn.push(value);
+    else if (key === "O") org.push(value);
+  }
+  if (cn.length !== 1 || !cn[0]?.startsWith(NODE_CN_PREFIX) || !org.includes(NODE_ORGANIZATION))
+    return undefined;
+  const node = cn[0].slice(NODE_CN_PREFIX.length);
+  return node === "" ? undefined : node;
+}
+
+/**
  * A node's certificate signing request (DER), with KubeEdge edgecore's subject: the fixed
  * C/ST/L fields it uses, O=system:nodes, CN=system:node:<node>.
  */
@@ -136,6 +156,20 @@ export class CertificateAuthority {
 
   get certPem(): string {
     return this.certificate.toString("pem");
+  }
+
+  #native: { certificate: NativeX509Certificate; publicKey: KeyObject } | undefined;
+
+  /**
+   * The CA certificate and its public key as node:crypto (OpenSSL) objects, for the hot path of
+   * checking certificates natively (every tunnel upgrade) instead of parsing ASN.1 in JavaScript.
+   */
+  get native(): { certificate: NativeX509Certificate; publicKey: KeyObject } {
+    this.#native ??= {
+      certificate: new NativeX509Certificate(Buffer.from(this.certificate.rawData)),
+      publicKey: KeyObject.from(this.keys.publicKey),
+    };
+    return this.#native;
   }
 
   get certDer(): ArrayBuffer {

@@ -7,6 +7,7 @@ import {
   ReplayCache,
   TUNNEL_AUDIENCE,
   TunnelAuthError,
+  VerifiedCertificates,
   verifyTunnelAssertion,
 } from "./tunnel-assertion.js";
 
@@ -93,5 +94,48 @@ describe("tunnel assertion", () => {
     });
     await expect(verify(jwt)).rejects.toBeInstanceOf(TunnelAuthError);
     await expect(verify("not.a.jwt")).rejects.toThrow(/not an ES256 JWT/);
+  });
+
+  it("refuses a certificate of the cloud CA that does not name a node", async () => {
+    const server = await ca.issue({ subject: "CN=cloudcore", usage: "client" });
+    const jwt = await createTunnelAssertion({
+      nodeName: "cloudcore",
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+    });
+    await expect(verify(jwt)).rejects.toThrow(/is not a node certificate/);
+  });
+
+  it("remembers a verified certificate: a reconnect is checked with its key and validity, and still refused once it expired", async () => {
+    const certificates = new VerifiedCertificates();
+    const assertion = (now?: number): Promise<string> =>
+      createTunnelAssertion({
+        nodeName: "edge-1",
+        certPem: node.certPem,
+        keyPem: node.keyPem,
+        ...(now && { now }),
+      });
+    const replay = new ReplayCache();
+    expect(await verifyTunnelAssertion(await assertion(), { ca, replay, certificates })).toBe("edge-1");
+    expect(certificates.size).toBe(1);
+    // Another CA would refuse the certificate: the second upgrade did not check it again.
+    const other = await CertificateAuthority.create("other");
+    expect(await verifyTunnelAssertion(await assertion(), { ca: other, replay, certificates })).toBe(
+      "edge-1",
+    );
+    // Past the certificate's notAfter the cached entry does not help.
+    const later = Date.parse(new x509.X509Certificate(node.certPem).notAfter.toISOString()) + 60_000;
+    await expect(
+      verifyTunnelAssertion(await assertion(later), { ca, replay, certificates, now: later }),
+    ).rejects.toThrow(/not valid now/);
+  });
+
+  it("keeps at most its bound of certificates, dropping the oldest", () => {
+    const certificates = new VerifiedCertificates(2);
+    const entry = { nodeName: "n", key: ca.native.publicKey, notBefore: 0, notAfter: 1 };
+    certificates.set("a", entry);
+    certificates.set("b", entry);
+    certificates.set("c", entry);
+    expect([certificates.get("a"), certificates.size]).toEqual([undefined, 2]);
   });
 });

@@ -1,8 +1,13 @@
-import { randomBytes } from "node:crypto";
-import * as x509 from "@peculiar/x509";
-import { decodeProtectedHeader, importPKCS8, importX509, jwtVerify, SignJWT } from "jose";
+import {
+  createHash,
+  createPrivateKey,
+  randomBytes,
+  X509Certificate as NativeX509Certificate,
+  type KeyObject,
+} from "node:crypto";
+import { decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { ProtocolError } from "./errors.js";
-import { nodeNameOf, type CertificateAuthority } from "./pki.js";
+import { nodeNameOfSubject, type CertificateAuthority } from "./pki.js";
 
 /**
  * Proof of a node's identity on the uWebSockets.js tunnel listener.
@@ -24,6 +29,13 @@ export class TunnelAuthError extends ProtocolError {
   override readonly code = "EF_ERR_TUNNEL_AUTH";
 }
 
+/** The base64 DER inside a PEM certificate (the first one). */
+function pemBody(pem: string): string {
+  const match = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
+  if (!match?.[1]) throw new TunnelAuthError("the node certificate is not PEM");
+  return match[1].replace(/\s+/g, "");
+}
+
 /** The edge side: a fresh assertion for one connection attempt. */
 export async function createTunnelAssertion(options: {
   readonly nodeName: string;
@@ -31,8 +43,9 @@ export async function createTunnelAssertion(options: {
   readonly keyPem: string;
   readonly now?: number;
 }): Promise<string> {
-  const key = await importPKCS8(options.keyPem, "ES256");
-  const certB64 = Buffer.from(new x509.X509Certificate(options.certPem).rawData).toString("base64");
+  // Native key import and PEM unwrapping: a simulator builds thousands of these per second.
+  const key = createPrivateKey(options.keyPem);
+  const certB64 = pemBody(options.certPem);
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: "ES256", typ: "JWT", x5c: [certB64] })
@@ -65,41 +78,99 @@ export class ReplayCache {
   }
 }
 
+interface VerifiedCertificate {
+  readonly nodeName: string;
+  readonly key: KeyObject;
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
+/**
+ * Node certificates that already chained to the CA, by the SHA-256 of their base64 DER (`x5c`):
+ * a node that reconnects (failover, rebalancing, a flapping network) is checked with its cached key
+ * and validity window instead of parsing and verifying its certificate again. Bounded: the oldest
+ * entries go first.
+ */
+export class VerifiedCertificates {
+  readonly #entries = new Map<string, VerifiedCertificate>();
+
+  constructor(private readonly max = 200_000) {}
+
+  get(der: string): VerifiedCertificate | undefined {
+    return this.#entries.get(der);
+  }
+
+  set(der: string, entry: VerifiedCertificate): void {
+    if (this.#entries.size >= this.max) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(der, entry);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** Checks a certificate against the CA natively (OpenSSL through node:crypto). */
+function verifyCertificate(der: string, ca: CertificateAuthority): VerifiedCertificate {
+  let cert: NativeX509Certificate;
+  try {
+    cert = new NativeX509Certificate(Buffer.from(der, "base64"));
+  } catch (err) {
+    throw new TunnelAuthError("the x5c certificate does not parse", { cause: err });
+  }
+  const subject = cert.subject.replace(/\n/g, ", ");
+  const native = ca.native;
+  if (!cert.checkIssued(native.certificate) || !cert.verify(native.publicKey))
+    throw new TunnelAuthError(`certificate ${subject} was not issued by the cloud CA or is not valid now`);
+  const nodeName = nodeNameOfSubject(cert.subject);
+  if (nodeName === undefined) throw new TunnelAuthError(`certificate ${subject} is not a node certificate`);
+  return {
+    nodeName,
+    key: cert.publicKey,
+    notBefore: Date.parse(cert.validFrom),
+    notAfter: Date.parse(cert.validTo),
+  };
+}
+
 /** The cloud side: the node name the assertion proves, or TunnelAuthError with the reason. */
 export async function verifyTunnelAssertion(
   jwt: string,
-  options: { readonly ca: CertificateAuthority; readonly replay: ReplayCache; readonly now?: number },
+  options: {
+    readonly ca: CertificateAuthority;
+    readonly replay: ReplayCache;
+    /** Certificates verified before (reconnects skip the X.509 work). */
+    readonly certificates?: VerifiedCertificates;
+    readonly now?: number;
+  },
 ): Promise<string> {
   const now = options.now ?? Date.now();
-  let certDer: Buffer;
+  let certB64: string;
   try {
     const header = decodeProtectedHeader(jwt);
     const first = header.x5c?.[0];
     if (header.alg !== "ES256" || typeof first !== "string") throw new Error("no ES256 x5c header");
-    certDer = Buffer.from(first, "base64");
+    certB64 = first;
   } catch (err) {
     throw new TunnelAuthError("tunnel credential is not an ES256 JWT with an x5c certificate", {
       cause: err,
     });
   }
-  let cert: x509.X509Certificate;
-  try {
-    cert = new x509.X509Certificate(certDer);
-  } catch (err) {
-    throw new TunnelAuthError("the x5c certificate does not parse", { cause: err });
-  }
-  if (!(await options.ca.issued(cert, new Date(now)))) {
+  // Keyed by a digest, not the ~700-character certificate itself: the cache holds one per node.
+  const certKey = options.certificates && createHash("sha256").update(certB64).digest("base64");
+  const cached = certKey === undefined ? undefined : options.certificates?.get(certKey);
+  const verified = cached ?? verifyCertificate(certB64, options.ca);
+  if (now < verified.notBefore || now > verified.notAfter)
     throw new TunnelAuthError(
-      `certificate ${cert.subject} was not issued by the cloud CA or is not valid now`,
+      `certificate of node ${verified.nodeName} was not issued by the cloud CA or is not valid now`,
     );
-  }
-  const nodeName = nodeNameOf(cert);
-  if (nodeName === undefined)
-    throw new TunnelAuthError(`certificate ${cert.subject} is not a node certificate`);
+  if (!cached && certKey !== undefined) options.certificates?.set(certKey, verified);
+  const { nodeName } = verified;
   let payload: { sub?: string; jti?: string; exp?: number };
   try {
-    const key = await importX509(cert.toString("pem"), "ES256");
-    ({ payload } = await jwtVerify(jwt, key, {
+    ({ payload } = await jwtVerify(jwt, verified.key, {
       audience: TUNNEL_AUDIENCE,
       algorithms: ["ES256"],
       currentDate: new Date(now),

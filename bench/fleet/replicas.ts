@@ -37,6 +37,7 @@ export async function startReplica(spec: ReplicaSpec): Promise<ReplicaProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...profileArgs(),
       "--import",
       "tsx",
       join(root, "cloudcore", "main.ts"),
@@ -67,6 +68,15 @@ export async function startReplica(spec: ReplicaSpec): Promise<ReplicaProcess> {
     await sleep(100);
   }
   return { id: spec.id, child, ...ports };
+}
+
+/**
+ * With EDGEFLEET_CPU_PROF_DIR set, benchmark child processes write a V8 CPU profile there when they
+ * exit (open it in Chrome DevTools, or summarise it with scripts/cpu-profile-summary.ts).
+ */
+export function profileArgs(): string[] {
+  const dir = process.env["EDGEFLEET_CPU_PROF_DIR"];
+  return dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : [];
 }
 
 /** SIGTERMs every child still running and waits for all of them to exit. */

@@ -23,6 +23,7 @@ import { parseDurationMs } from "../../protocol/duration.js";
 import { positiveInt } from "../flags.js";
 import { cpuSeconds, findPids, rssBytes } from "../fleet/process-stats.js";
 import { runBench, withBenchCluster, writeBenchReport } from "../fleet/bench-cluster.js";
+import { profileArgs } from "../fleet/replicas.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -102,6 +103,7 @@ async function run(flags: Flags): Promise<void> {
       const child = spawn(
         process.execPath,
         [
+          ...profileArgs(),
           "--import",
           "tsx",
           join(root, "simulator", "main.ts"),

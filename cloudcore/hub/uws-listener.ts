@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import uWS from "@trufflesuite/uws-js-unofficial";
 import type { HttpRequest, HttpResponse, us_listen_socket, WebSocket } from "@trufflesuite/uws-js-unofficial";
-import { ReplayCache, TunnelAuthError, verifyTunnelAssertion } from "../../protocol/tunnel-assertion.js";
+import {
+  ReplayCache,
+  TunnelAuthError,
+  VerifiedCertificates,
+  verifyTunnelAssertion,
+} from "../../protocol/tunnel-assertion.js";
 import type { NodeSession } from "./node-session.js";
 import { TLS12_CIPHERS, type ListenerOptions } from "./listener-options.js";
 import type { TunnelConnection } from "./tunnel-connection.js";
@@ -31,6 +36,8 @@ export class UwsListener {
   readonly #app: uWS.TemplatedApp;
   readonly #certDir: string;
   readonly #replay = new ReplayCache();
+  /** Reconnecting nodes (failover, rebalancing, flapping networks) skip the X.509 checks. */
+  readonly #certificates = new VerifiedCertificates();
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
   #closed = false;
@@ -131,7 +138,11 @@ export class UwsListener {
     }
     let nodeName: string;
     try {
-      nodeName = await verifyTunnelAssertion(match[1], { ca: this.options.ca, replay: this.#replay });
+      nodeName = await verifyTunnelAssertion(match[1], {
+        ca: this.options.ca,
+        replay: this.#replay,
+        certificates: this.#certificates,
+      });
     } catch (err) {
       if (!(err instanceof TunnelAuthError)) throw err;
       refuse("401 Unauthorized", err.message, "unauthorized");

@@ -63,6 +63,8 @@ export class EmulatedNode {
   readonly #pods = new Map<string, HeldPod>();
   #podOrdinal = 0;
   #registered = false;
+  /** A registration is on its way (a reconnect meanwhile must not start a second one). */
+  #registering = false;
   #readySince = kubeTime();
   #timers: NodeJS.Timeout[] = [];
   #wasUp = false;
@@ -95,7 +97,7 @@ export class EmulatedNode {
         }
         this.#wasUp = true;
         this.#downSince = undefined;
-        if (!this.#registered) void this.#register();
+        void this.#register();
       } else if (this.#wasUp && this.#downSince === undefined) {
         counters.connected--;
         this.#downSince = performance.now();
@@ -131,7 +133,9 @@ export class EmulatedNode {
   }
 
   async #register(): Promise<void> {
+    if (this.#registered || this.#registering || this.#stopped) return;
     const t0 = performance.now();
+    this.#registering = true;
     try {
       const reply = await this.#request(
         registerNode({ name: this.name, internalIP: this.internalIP, labels: this.ctx.labels }),
@@ -146,6 +150,8 @@ export class EmulatedNode {
       this.ctx.error(`register ${this.name}: ${(err as Error).message}`);
       if (!this.#stopped) this.#timers.push(setTimeout(() => void this.#register(), 5000));
       return;
+    } finally {
+      this.#registering = false;
     }
     const { behaviour } = this.ctx;
     void this.#renewLease();
