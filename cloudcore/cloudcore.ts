@@ -338,6 +338,7 @@ export class Cloudcore {
         ...(cluster && {
           kubeletPort: () => cluster?.tunnelPorts.port,
           epochOf: (node: string) => cluster?.nodes.epochOf(node),
+          ownerId: cluster.registry.id,
         }),
       });
       const health = new NodeHealth({

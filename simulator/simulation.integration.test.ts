@@ -13,6 +13,7 @@ import { SimulationReportSchema } from "./report/report.js";
 import { writeReport } from "./report/write-report.js";
 import { silentProgress } from "./run/progress.js";
 import { runSimulation } from "./run/simulation-run.js";
+import { untilValue } from "../test/until.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -137,4 +138,76 @@ describe("simulator against the real control plane and cloudcore", () => {
     await rest.request("delete", `/api/v1/namespaces/${namespace}`).catch(() => undefined);
     await rest.request("delete", "/api/v1/nodes", { query: { labelSelector: `edgefleet.io/sim=${prefix}` } });
   }, 240_000);
+
+  it("a node the control plane marks Unknown (no Lease came) reports its status again and is Ready once more", async () => {
+    // The test environment's controller-manager gives nodes 10 s; these nodes never renew a Lease
+    // and send no periodic status, so only the correction brings them back.
+    const { token } = await cloudcore.tokens.create({ ttlSeconds: 600, description: "simulator test" });
+    const prefix = `simu${suffix}`;
+    const selector = `edgefleet.io/sim=${prefix}`;
+    const transitions = new Map<string, Set<string>>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const nodes = (await rest.list<NodeJson>("/api/v1/nodes", { labelSelector: selector })).items;
+        for (const n of nodes) {
+          const ready = n.status?.conditions?.find((c) => c.type === "Ready");
+          const seen = transitions.get(n.metadata?.name ?? "") ?? new Set<string>();
+          if (ready?.lastTransitionTime) seen.add(ready.lastTransitionTime);
+          transitions.set(n.metadata?.name ?? "", seen);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    try {
+      await runSimulation({
+        simulation: {
+          nodes: 3,
+          firstIndex: 0,
+          prefix,
+          server: `127.0.0.1:${cloudcore.hub.port}`,
+          certificateServer: `127.0.0.1:${cloudcore.certificates.port}`,
+          token,
+          workers: 1,
+          ratePerSecond: 10,
+          behaviour: {
+            ...KUBEEDGE_BEHAVIOUR,
+            leaseIntervalMs: 0,
+            statusReportIntervalMs: 0,
+            rttIntervalMs: 0,
+          },
+          labels: { "edgefleet.io/test": label },
+          cloud: "edgefleet",
+          sourceAddressBase: "127.64.1.1",
+          nodesPerSourceAddress: 100,
+        },
+        kubeConfig: kc,
+        namespace: `simu-${suffix}`,
+        podsPerNode: 0,
+        podMode: "bound",
+        podQps: 10,
+        phases: [{ type: "steady", durationMs: 30_000 }],
+        phaseTimeoutMs: 60_000,
+        cleanup: false,
+        shard: "0/1",
+        settings: {},
+        progress: silentProgress,
+        log,
+      });
+      // Each node went Unknown and back: its Ready condition has transitioned again since it
+      // registered (the correction follows within milliseconds, so the poll may not see Unknown).
+      expect([...transitions.values()].filter((t) => t.size >= 2)).toHaveLength(3);
+      await untilValue("all Ready again", 20_000, async () => {
+        const nodes = (await rest.list<NodeJson>("/api/v1/nodes", { labelSelector: selector })).items;
+        return nodes.length === 3 &&
+          nodes.every((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True")
+          ? true
+          : undefined;
+      });
+    } finally {
+      watching = false;
+      await watcher;
+      await rest.request("delete", "/api/v1/nodes", { query: { labelSelector: selector } });
+    }
+  }, 120_000);
 });

@@ -15,7 +15,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     keepStateDir: process.env["EDGEFLEET_KEEP_ENV"] === "1",
     // The node lifecycle controller marks a silent node Unknown after this (default 50 s); short,
     // so the offline-autonomy test shows within seconds that cloudcore keeps it from evicting.
-    controllerManagerArgs: ["--node-monitor-grace-period=10s", "--node-monitor-period=2s"],
+    controllerManagerArgs: [
+      "--node-monitor-grace-period=10s",
+      "--node-monitor-period=2s",
+      "--node-startup-grace-period=10s",
+    ],
   });
   process.stderr.write(
     `[env] up in ${((Date.now() - t0) / 1000).toFixed(1)} s, state in ${env.info.stateDir}\n`,

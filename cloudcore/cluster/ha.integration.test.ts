@@ -134,6 +134,12 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
     await join_(node);
     const first = await edgeVia(node, ports.get("a")?.tunnel ?? 0);
     await first.register();
+    // Registered for the first time: the Node is created with its owner and epoch already on it.
+    const created = await rest.get<NodeJson>(`/api/v1/nodes/${node}`);
+    expect(created.metadata?.annotations?.["edgefleet.io/owner"]).toBe(`${suffix}-a`);
+    expect(created.metadata?.annotations?.["edgefleet.io/owner-epoch"]).toBe(
+      String(replicas.get("a")?.cluster?.nodes.epochOf(node)),
+    );
     await createPod("moved-pod", node);
     await until("pod at the edge via a", () => first.pods().length === 1, 15_000);
     const a = replicas.get("a") as Cloudcore;

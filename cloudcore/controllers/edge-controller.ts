@@ -286,8 +286,18 @@ function podMessage(operation: string, pod: PodJson): Outgoing {
   return outgoing(operation, podResource(pod.metadata?.namespace ?? "", pod.metadata?.name ?? ""), content);
 }
 
+/**
+ * The Node goes to its edge with its conditions (the rest of the status stays in the cloud): when
+ * the control plane marks the node's Ready condition Unknown (a Lease that came late), the edge
+ * sees it and reports its status again, as the kubelet does on its next status sync.
+ */
 function nodeMessage(operation: string, node: NodeJson): Outgoing {
-  return outgoing(operation, nodeResource(node.metadata?.name ?? ""), withKind(withoutStatus(node), "Node"));
+  const conditions = node.status?.conditions;
+  const content = {
+    ...withKind(withoutStatus(node), "Node"),
+    ...(conditions !== undefined && { status: { conditions } }),
+  };
+  return outgoing(operation, nodeResource(node.metadata?.name ?? ""), content);
 }
 
 function referencedMessage(kind: ReferenceKind, operation: string, object: KubeObject): Outgoing {

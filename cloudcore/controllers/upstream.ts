@@ -95,6 +95,8 @@ export interface UpstreamOptions {
   readonly kubeletPort?: () => number | undefined;
   /** This replica's fencing epoch for the node (cluster mode): Node writes are fenced in the apiserver too. */
   readonly epochOf?: (node: string) => number | undefined;
+  /** This replica's id, recorded as the Node's owner when the edge registers it (cluster mode). */
+  readonly ownerId?: string;
 }
 
 /**
@@ -249,7 +251,12 @@ export class Upstream {
       ...sent,
       apiVersion: "v1",
       kind: "Node",
-      metadata: { ...sent.metadata, name: node, labels, annotations: edgeAnnotations(sent) },
+      metadata: {
+        ...sent.metadata,
+        name: node,
+        labels,
+        annotations: { ...edgeAnnotations(sent), ...this.#ownerAnnotations(node) },
+      },
       ...(sent.status && { status: { ...sent.status, ...this.#daemonEndpoints() } }),
     };
     delete body.metadata?.resourceVersion;
@@ -278,6 +285,17 @@ export class Upstream {
       );
     }
     return updated;
+  }
+
+  /**
+   * A Node created by its first registration has no owner yet (the owner's acquisition found no
+   * Node to annotate): it is created with this replica's owner and epoch, so its Node writes are
+   * fenced in the apiserver from the start.
+   */
+  #ownerAnnotations(node: string): Record<string, string> {
+    const epoch = this.options.epochOf?.(node);
+    if (epoch === undefined || this.options.ownerId === undefined) return {};
+    return { [OWNER_ANNOTATION]: this.options.ownerId, [OWNER_EPOCH_ANNOTATION]: String(epoch) };
   }
 
   /** Writes the edge's Lease: create if missing, else last writer wins (a renewal never conflicts). */

@@ -32,6 +32,10 @@ export interface ShardContext {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+interface NodeView {
+  readonly status?: { readonly conditions?: readonly { readonly type: string; readonly status: string }[] };
+}
+
 interface HeldPod {
   readonly uid: string | undefined;
   readonly ordinal: number;
@@ -72,6 +76,7 @@ export class EmulatedNode {
   /** When an interrupted network comes back (chaos): reconnects are timed from then. */
   #networkBackAt = 0;
   #stopped = false;
+  #lastCorrection = -Infinity;
 
   constructor(
     readonly name: string,
@@ -226,9 +231,28 @@ export class EmulatedNode {
     // The ack, as the edge's metadata store sends it once the object is stored.
     this.#send(responseTo(message, OK_CONTENT));
     const ref = parseResource(resource);
+    if (ref.type === ResourceType.Node && ref.name === this.name) {
+      this.#nodeUpdate(message.content as NodeView);
+      return;
+    }
     if (ref.type !== ResourceType.Pod) return;
     if (operation === Operation.Delete) this.#forget(resource);
     else this.#podUpdate(resource, message.content as PodSpecView);
+  }
+
+  /**
+   * The control plane's view of this node. If it says not Ready (a Lease arrived late and the node
+   * lifecycle controller marked the node Unknown) the node reports its status again, at most once
+   * per 10 s, as the kubelet's status sync would.
+   */
+  #nodeUpdate(node: NodeView): void {
+    const ready = node.status?.conditions?.find((c) => c.type === "Ready");
+    if (!this.#registered || ready === undefined || ready.status === "True") return;
+    const now = performance.now();
+    if (now - this.#lastCorrection < 10_000) return;
+    this.#lastCorrection = now;
+    this.#readySince = kubeTime(); // Unknown → True is a transition
+    void this.#reportStatus();
   }
 
   #podUpdate(resource: string, pod: PodSpecView): void {
