@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDurationSeconds } from "../protocol/duration.js";
+import { loadLayeredConfig } from "../protocol/layered-config.js";
 import { CloudcoreError } from "./errors.js";
 
 /** A config file or flag that does not validate; the message names the field. */
@@ -88,27 +87,8 @@ export function loadCloudcoreConfig(
   file: string | undefined,
   flags: Record<string, unknown>,
 ): CloudcoreConfig {
-  let fromFile: Record<string, unknown> = {};
-  if (file) {
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(readFileSync(file, "utf8"));
-    } catch (err) {
-      throw new ConfigError(`config ${file}: ${(err as Error).message}`);
-    }
-    if (parsed !== null && parsed !== undefined && (typeof parsed !== "object" || Array.isArray(parsed)))
-      throw new ConfigError(`config ${file}: expected a mapping at the top level`);
-    fromFile = (parsed ?? {}) as Record<string, unknown>;
-  }
-  const merged = {
-    ...fromFile,
-    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
-  };
-  const result = CloudcoreConfigSchema.safeParse(merged);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.join(".") || "(config)";
-    throw new ConfigError(`${file ? `config ${file}: ` : ""}field ${field}: ${issue?.message ?? "invalid"}`);
-  }
-  return result.data;
+  return loadLayeredConfig(CloudcoreConfigSchema, file, flags, {
+    kind: "config",
+    error: (message) => new ConfigError(message),
+  });
 }

@@ -2,11 +2,10 @@
  * `edgefleet-sim run` settings: a YAML scenario file and/or flags (flags win), validated in one
  * place; a bad value is reported with its field and nothing starts.
  */
-import { readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseDurationMs } from "../protocol/duration.js";
+import { loadLayeredConfig } from "../protocol/layered-config.js";
 import { parseHostPort } from "../protocol/names.js";
 import { KUBEEDGE_BEHAVIOUR, type NodeBehaviour } from "./engine/node-behaviour.js";
 import type { ScenarioPhase } from "./run/simulation-run.js";
@@ -147,31 +146,10 @@ export type SimulatorRunConfig = z.output<typeof SimulatorRunConfigSchema>;
 
 /** Reads the scenario file (if any), lays the flags over it and validates the whole. */
 export function loadRunConfig(file: string | undefined, flags: Record<string, unknown>): SimulatorRunConfig {
-  let fromFile: Record<string, unknown> = {};
-  if (file) {
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(readFileSync(file, "utf8"));
-    } catch (err) {
-      throw new SimulatorConfigError(`scenario ${file}: ${(err as Error).message}`);
-    }
-    if (parsed !== null && parsed !== undefined && (typeof parsed !== "object" || Array.isArray(parsed)))
-      throw new SimulatorConfigError(`scenario ${file}: expected a mapping at the top level`);
-    fromFile = (parsed ?? {}) as Record<string, unknown>;
-  }
-  const merged = {
-    ...fromFile,
-    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
-  };
-  const result = SimulatorRunConfigSchema.safeParse(merged);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.join(".") || "(config)";
-    throw new SimulatorConfigError(
-      `${file ? `scenario ${file}: ` : ""}field ${field}: ${issue?.message ?? "invalid"}`,
-    );
-  }
-  return result.data;
+  return loadLayeredConfig(SimulatorRunConfigSchema, file, flags, {
+    kind: "scenario",
+    error: (message) => new SimulatorConfigError(message),
+  });
 }
 
 export function behaviourOf(c: SimulatorRunConfig): NodeBehaviour {

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Cloudcore } from "../cloudcore/cloudcore.js";
+import type { Cloudcore } from "../cloudcore/cloudcore.js";
 import { KubeRest } from "../cloudcore/kube/kube-rest.js";
 import type { NodeJson, PodJson } from "../cloudcore/kube/objects.js";
 import { KUBEEDGE_BEHAVIOUR } from "./engine/node-behaviour.js";
@@ -14,6 +14,7 @@ import { writeReport } from "./report/write-report.js";
 import { silentProgress } from "./run/progress.js";
 import { runSimulation } from "./run/simulation-run.js";
 import { untilValue } from "../test/until.js";
+import { startTestCloudcore } from "../test/test-cloudcore.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -29,16 +30,7 @@ describe("simulator against the real control plane and cloudcore", () => {
 
   beforeAll(async () => {
     rest = await KubeRest.create(kc);
-    cloudcore = await Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
-      deviceWebhook: null,
-      redisUrl: env.redis?.url ?? "",
+    cloudcore = await startTestCloudcore(kc, env.redis?.url ?? "", {
       edgeNodeSelector: `edgefleet.io/test=${label}`,
       admission: null,
       logger: log.child({ component: "cloudcore" }),

@@ -12,10 +12,11 @@ import { startRedis, type RedisServer } from "../../scripts/env/redis.js";
 import { boundPod } from "../../test/bound-pod.js";
 import { TestEdge } from "../../test/edge-agent.js";
 import { until, untilValue } from "../../test/until.js";
-import { Cloudcore } from "../cloudcore.js";
+import type { Cloudcore } from "../cloudcore.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson } from "../kube/objects.js";
 import { ClusterKeys } from "./keys.js";
+import { startTestCloudcore } from "../../test/test-cloudcore.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -38,16 +39,7 @@ describe("cloudcore replicas across a Redis restart", () => {
   let rest: KubeRest;
 
   const start = (id: "a" | "b"): Promise<Cloudcore> =>
-    Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
-      deviceWebhook: null,
-      redisUrl: redisServer.url,
+    startTestCloudcore(kc, redisServer.url, {
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
       keepaliveTimeoutMs: 3000,
       offlineGraceMs: 5000,

@@ -10,12 +10,13 @@ import { joinCloud } from "../../edgecore/hub/join.js";
 import { NetnsPair } from "../../test/netns.js";
 import { TestEdge } from "../../test/edge-agent.js";
 import { until, untilValue } from "../../test/until.js";
-import { Cloudcore } from "../cloudcore.js";
+import type { Cloudcore } from "../cloudcore.js";
 import { ClusterKeys } from "../cluster/keys.js";
 import { ReplicaRegistry } from "../cluster/replica-registry.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson } from "../kube/objects.js";
 import { commandRunner, IptablesManager } from "./iptables-manager.js";
+import { startTestCloudcore } from "../../test/test-cloudcore.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -39,16 +40,7 @@ describe("apiserver DNAT to the owning replica, in a network namespace", () => {
   const edges: TestEdge[] = [];
 
   const start = (id: "a" | "b"): Promise<Cloudcore> =>
-    Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
-      deviceWebhook: null,
-      redisUrl: env.redis?.url ?? "",
+    startTestCloudcore(kc, env.redis?.url ?? "", {
       edgeNodeSelector: `edgefleet.io/test=${label}`,
       cluster: {
         replicaId: `${suffix}-${id}`,

@@ -6,11 +6,12 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Cloudcore } from "../../cloudcore/cloudcore.js";
+import type { Cloudcore } from "../../cloudcore/cloudcore.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { freePort } from "../../scripts/env/ports.js";
 import { SimulationReportSchema } from "../../simulator/report/report.js";
 import { untilValue } from "../until.js";
+import { startTestCloudcore } from "../test-cloudcore.js";
 
 const env = inject("env");
 const TSX = join(process.cwd(), "node_modules", ".bin", "tsx");
@@ -50,16 +51,7 @@ describe("edgefleet-sim CLI", () => {
 
   beforeAll(async () => {
     rest = await KubeRest.create(kc);
-    cloudcore = await Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
-      deviceWebhook: null,
-      redisUrl: env.redis?.url ?? "",
+    cloudcore = await startTestCloudcore(kc, env.redis?.url ?? "", {
       edgeNodeSelector: `edgefleet.io/sim=simcli${suffix}`,
       logger: pino({ level: "silent" }),
     });
