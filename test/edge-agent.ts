@@ -3,6 +3,13 @@ import { EdgeHub, type EdgeCredentials } from "../edgecore/hub/edgehub.js";
 import { Group, OK_CONTENT, Operation, Source } from "../protocol/constants.js";
 import { newMessage, responseTo, type Message } from "../protocol/message.js";
 import { parseResource } from "../protocol/resource.js";
+import {
+  confirmPodDeletion,
+  kubeTime,
+  patchPodStatus,
+  registerNode,
+  renewLease,
+} from "../edgecore/upstream/requests.js";
 
 /**
  * The edge side used by the controller tests: a real EdgeHub tunnel, a map standing for the edge's
@@ -44,55 +51,20 @@ export class TestEdge {
 
   /** Registers the Node (insert null/node/<name>) and starts lease renewal and status heartbeats. */
   async register(): Promise<Message> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-    const reply = await this.request(Operation.Insert, `null/node/${this.nodeName}`, {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
+    const reply = await this.hub.request(
+      registerNode({
         name: this.nodeName,
-        labels: {
-          "kubernetes.io/hostname": this.nodeName,
-          "kubernetes.io/os": "linux",
-          ...this.options.labels,
-        },
-      },
-      spec: {},
-      status: {
-        capacity: { cpu: "2", memory: "4Gi", pods: "110" },
-        allocatable: { cpu: "2", memory: "4Gi", pods: "110" },
-        addresses: [
-          { type: "InternalIP", address: "127.0.0.1" },
-          { type: "Hostname", address: this.nodeName },
-        ],
-        conditions: [
-          {
-            type: "Ready",
-            status: "True",
-            reason: "EdgeReady",
-            message: "edge is ready",
-            lastHeartbeatTime: now,
-            lastTransitionTime: now,
-          },
-        ],
-        nodeInfo: { kubeletVersion: "v1.36.3-edgefleet", architecture: "amd64", operatingSystem: "linux" },
-      },
-    });
+        internalIP: "127.0.0.1",
+        ...(this.options.labels && { labels: this.options.labels }),
+      }),
+    );
     this.#heartbeat ??= setInterval(() => void this.renewLease().catch(() => undefined), 2000);
     await this.renewLease();
     return reply;
   }
 
   async renewLease(): Promise<Message> {
-    return this.request(Operation.Update, `kube-node-lease/lease/${this.nodeName}`, {
-      apiVersion: "coordination.k8s.io/v1",
-      kind: "Lease",
-      metadata: { name: this.nodeName, namespace: "kube-node-lease" },
-      spec: {
-        holderIdentity: this.nodeName,
-        leaseDurationSeconds: 40,
-        renewTime: new Date().toISOString().replace(/Z$/, "000Z"),
-      },
-    });
+    return this.hub.request(renewLease(this.nodeName));
   }
 
   request(operation: string, resource: string, content: unknown): Promise<Message> {
@@ -132,26 +104,23 @@ export class TestEdge {
     const pod = message.content as { metadata?: { uid?: string; deletionTimestamp?: string } };
     if (pod.metadata?.deletionTimestamp) {
       // Containers stopped: confirm, as the kubelet's status manager does (grace 0, UID precondition).
-      void this.request(Operation.Delete, resource, {
-        gracePeriodSeconds: 0,
-        preconditions: { uid: pod.metadata.uid },
-      }).catch(() => undefined);
+      void this.hub
+        .request(confirmPodDeletion(ref.namespace, ref.name ?? "", pod.metadata.uid))
+        .catch(() => undefined);
     } else if (operation === Operation.Insert && this.options.runPods !== false) {
-      const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-      void this.request(
-        Operation.Patch,
-        `${ref.namespace}/podpatch/${ref.name ?? ""}`,
-        JSON.stringify({
-          status: {
+      const now = kubeTime();
+      void this.hub
+        .request(
+          patchPodStatus(ref.namespace, ref.name ?? "", {
             phase: "Running",
             startTime: now,
             conditions: [
               { type: "Ready", status: "True", lastTransitionTime: now },
               { type: "ContainersReady", status: "True", lastTransitionTime: now },
             ],
-          },
-        }),
-      ).catch(() => undefined);
+          }),
+        )
+        .catch(() => undefined);
     }
   }
 }

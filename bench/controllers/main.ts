@@ -20,10 +20,12 @@ import { Cloudcore } from "../../cloudcore/cloudcore.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
 import { joinCloud, type NodeCredentials } from "../../edgecore/hub/join.js";
-import { Group, OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
-import { newMessage, responseTo, type Message } from "../../protocol/message.js";
+import { confirmPodDeletion, patchPodStatus, registerNode } from "../../edgecore/upstream/requests.js";
+import { OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
+import { responseTo, type Message } from "../../protocol/message.js";
 import { freePort } from "../../scripts/env/ports.js";
 import { startEnvironment } from "../../scripts/env/environment.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 import { until } from "../../test/until.js";
 
 interface Flags {
@@ -84,17 +86,7 @@ async function run(flags: Flags): Promise<void> {
     cloudcore = await startCloudcore();
     const { token } = await cloudcore.tokens.create({ ttlSeconds: 3600, description: "bench:controllers" });
     const namespace = "bench";
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    // Pods are admitted only once the controller-manager created the namespace's default account.
-    for (let i = 0; ; i++) {
-      const found = await rest.get(`/api/v1/namespaces/${namespace}/serviceaccounts/default`).then(
-        () => true,
-        () => false,
-      );
-      if (found) break;
-      if (i > 300) throw new Error("no default service account after 30 s");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await createPodNamespace(rest, namespace);
 
     // Per pod: when created, when it reached its edge, when its deletion was issued and finished.
     const created = new Map<string, number>();
@@ -136,29 +128,11 @@ async function run(flags: Flags): Promise<void> {
       hub.onMessage((m) => onEdgeMessage(hub, m));
       hub.start();
       await hub.connected();
-      const at = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
       await hub.request(
-        newMessage({
-          source: Source.Edged,
-          group: Group.Meta,
-          operation: Operation.Insert,
-          resource: `null/node/${name}`,
-          content: {
-            metadata: { name, labels: { "kubernetes.io/hostname": name } },
-            status: {
-              capacity: { cpu: "8", memory: "16Gi", pods: "1000" },
-              allocatable: { cpu: "8", memory: "16Gi", pods: "1000" },
-              conditions: [
-                {
-                  type: "Ready",
-                  status: "True",
-                  reason: "EdgeReady",
-                  lastHeartbeatTime: at,
-                  lastTransitionTime: at,
-                },
-              ],
-            },
-          },
+        registerNode({
+          name,
+          internalIP: "127.0.0.1",
+          capacity: { cpu: "8", memory: "16Gi", pods: "1000" },
         }),
       );
     });
@@ -180,29 +154,11 @@ async function run(flags: Flags): Promise<void> {
         }
         const sent = nowUs();
         void hub
-          .request(
-            newMessage({
-              source: Source.Edged,
-              group: Group.Meta,
-              operation: Operation.Patch,
-              resource: `${ns ?? ""}/podpatch/${name}`,
-              content: JSON.stringify({ status: { phase: "Running" } }),
-            }),
-          )
+          .request(patchPodStatus(ns ?? "", name, { phase: "Running" }))
           .then(() => up.recordValue(Math.max(1, nowUs() - sent)))
           .catch(() => undefined);
       } else if (operation === Operation.Update && pod.metadata?.deletionTimestamp) {
-        void hub
-          .request(
-            newMessage({
-              source: Source.Edged,
-              group: Group.Meta,
-              operation: Operation.Delete,
-              resource,
-              content: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } },
-            }),
-          )
-          .catch(() => undefined);
+        void hub.request(confirmPodDeletion(ns ?? "", name, pod.metadata.uid)).catch(() => undefined);
       } else if (operation === Operation.Delete) {
         const issued = deleteIssued.get(name);
         if (issued !== undefined) {

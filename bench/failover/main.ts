@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { positiveInt } from "../flags.js";
 import { Fleet } from "../fleet/clients.js";
-import { ownerReader } from "../fleet/owners.js";
+import { ownerReader, untilAllOwned } from "../fleet/owners.js";
 import { readiness, waitUntainted, type Readiness } from "../fleet/readiness.js";
 import { runBench, withBenchCluster, writeBenchReport } from "../fleet/bench-cluster.js";
 import { summarize } from "../fleet/summary.js";
@@ -58,13 +58,7 @@ async function run(flags: Flags): Promise<void> {
       const redis = new Redis(redisUrl);
       const names = Array.from({ length: flags.nodes }, (_, i) => `${prefix}-${i}`);
       const owners = ownerReader(redis, names);
-      for (let i = 0; ; i++) {
-        const o = await owners();
-        if (o.every((x) => x !== undefined)) break;
-        if (i > 600) throw new Error(`only ${o.filter(Boolean).length} of ${names.length} nodes owned`);
-        await sleep(100);
-      }
-      const before = await owners();
+      const before = await untilAllOwned(owners);
       const counts = new Map<string, number>();
       for (const o of before) counts.set(o ?? "", (counts.get(o ?? "") ?? 0) + 1);
       const [victim = "", orphanCount = 0] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [];

@@ -2,14 +2,12 @@
  * Fleet benchmark client (bench:failover, bench:rebalance): a shard of edges, joined for real,
  * connected through a balancer; it records every tunnel that went down and how long it stayed down.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
-import { joinCloud } from "../../edgecore/hub/join.js";
-import { Group, OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
-import { newMessage, responseTo } from "../../protocol/message.js";
+import { requestNodeCertificate } from "../../edgecore/hub/join.js";
+import { registerNode, renewLease } from "../../edgecore/upstream/requests.js";
+import { OK_CONTENT, Operation, Source } from "../../protocol/constants.js";
+import { responseTo } from "../../protocol/message.js";
 import { connectInWaves } from "../child.js";
 import type { ClientStart, FromClient, ToClient } from "./messages.js";
 
@@ -39,44 +37,22 @@ function track(edge: EdgeHub, index: number): void {
   });
 }
 
-const lease = (name: string): ReturnType<typeof newMessage> =>
-  newMessage({
-    source: Source.Edged,
-    group: Group.Meta,
-    operation: Operation.Update,
-    resource: `kube-node-lease/lease/${name}`,
-    content: {
-      metadata: { name, namespace: "kube-node-lease" },
-      spec: {
-        holderIdentity: name,
-        leaseDurationSeconds: 40,
-        renewTime: new Date().toISOString().replace(/Z$/, "000Z"),
-      },
-    },
-  });
-
 async function start(m: ClientStart): Promise<void> {
   const log = pino({ level: "silent" });
-  const certRoot = mkdtempSync(join(tmpdir(), "edgefleet-bench-fo-"));
   firstNode = m.firstNode;
   const names = Array.from({ length: m.count }, (_, i) => `${m.prefix}-${m.firstNode + i}`);
   for (let i = 0; i < names.length; i += 50) {
     const batch = names.slice(i, i + 50);
     const joined = await Promise.all(
       batch.map((name) =>
-        joinCloud({
-          server: `127.0.0.1:${m.certificatePort}`,
-          token: m.token,
-          nodeName: name,
-          certDir: join(certRoot, name),
-        }),
+        requestNodeCertificate({ server: `127.0.0.1:${m.certificatePort}`, token: m.token, nodeName: name }),
       ),
     );
     joined.forEach((creds, j) => {
       const edge = new EdgeHub({
         server: `127.0.0.1:${m.tunnelPort}`,
         nodeName: batch[j] ?? "",
-        credentials: { caPem: creds.caPem, certPem: creds.certPem, keyPem: creds.keyPem },
+        credentials: creds,
         localAddress: m.localAddress,
         logger: log,
         requestTimeoutMs: 120_000,
@@ -90,7 +66,6 @@ async function start(m: ClientStart): Promise<void> {
       edges.push(edge);
     });
   }
-  rmSync(certRoot, { recursive: true, force: true });
   const t0 = performance.now();
   const failed = await connectInWaves(edges);
   if (m.register) {
@@ -98,38 +73,22 @@ async function start(m: ClientStart): Promise<void> {
       await Promise.all(
         edges.slice(i, i + 50).map((edge, j) => {
           const name = names[i + j] ?? "";
-          const at = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
           return edge
             .request(
-              newMessage({
-                source: Source.Edged,
-                group: Group.Meta,
-                operation: Operation.Insert,
-                resource: `null/node/${name}`,
-                content: {
-                  metadata: { name, labels: { "edgefleet.io/bench": m.prefix } },
-                  status: {
-                    capacity: { cpu: "4", memory: "8Gi", pods: "110" },
-                    conditions: [
-                      {
-                        type: "Ready",
-                        status: "True",
-                        reason: "EdgeReady",
-                        lastHeartbeatTime: at,
-                        lastTransitionTime: at,
-                      },
-                    ],
-                  },
-                },
+              registerNode({
+                name,
+                internalIP: "127.0.0.1",
+                labels: { "edgefleet.io/bench": m.prefix },
+                capacity: { cpu: "4", memory: "8Gi", pods: "110" },
               }),
             )
-            .then(() => edge.request(lease(name)));
+            .then(() => edge.request(renewLease(name)));
         }),
       );
     }
     // Renew Leases as a kubelet does (every 10 s), so nodes stay Ready by their own account.
     leaseTimer = setInterval(() => {
-      edges.forEach((edge, i) => void edge.request(lease(names[i] ?? "")).catch(() => undefined));
+      edges.forEach((edge, i) => void edge.request(renewLease(names[i] ?? "")).catch(() => undefined));
     }, 10_000);
   }
   reply({ type: "connected", count: edges.length - failed, failed, elapsedMs: performance.now() - t0 });

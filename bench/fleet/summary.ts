@@ -1,4 +1,4 @@
-import * as hdr from "hdr-histogram-js";
+import { newHistogram, summarizeHistogram, type LatencySummary } from "../../simulator/engine/latencies.js";
 import type { TunnelHistory } from "./messages.js";
 
 export interface TunnelSummary {
@@ -9,16 +9,12 @@ export interface TunnelSummary {
   /** Edges by reconnect count (only counts > 0). */
   readonly byReconnects: Record<string, number>;
   /** How long tunnels were down, in ms (hdr-histogram). */
-  readonly downMs: { count: number; p50: number; p90: number; p99: number; max: number };
+  readonly downMs: LatencySummary;
 }
 
 /** Merges the clients' tunnel histories into one summary. */
 export function summarize(histories: readonly TunnelHistory[]): TunnelSummary {
-  const down = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const down = newHistogram();
   const byReconnects: Record<string, number> = {};
   let moved = 0;
   let maxReconnects = 0;
@@ -31,17 +27,10 @@ export function summarize(histories: readonly TunnelHistory[]): TunnelSummary {
       byReconnects[String(n)] = (byReconnects[String(n)] ?? 0) + 1;
     }
   }
-  const p = (q: number): number => (down.totalCount === 0 ? 0 : down.getValueAtPercentile(q));
   return {
     moved,
     maxReconnects,
     byReconnects,
-    downMs: {
-      count: down.totalCount,
-      p50: p(50),
-      p90: p(90),
-      p99: p(99),
-      max: down.totalCount === 0 ? 0 : down.maxValue,
-    },
+    downMs: summarizeHistogram(down),
   };
 }

@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { Redis } from "ioredis";
 import { positiveInt } from "../flags.js";
 import { Fleet } from "../fleet/clients.js";
-import { ownerReader } from "../fleet/owners.js";
+import { ownerReader, untilAllOwned } from "../fleet/owners.js";
 import { runBench, withBenchCluster, writeBenchReport, type BenchCluster } from "../fleet/bench-cluster.js";
 import { replicaPorts } from "../fleet/replicas.js";
 import { summarize } from "../fleet/summary.js";
@@ -77,13 +77,7 @@ async function run(flags: Flags): Promise<void> {
       const redis = new Redis(redisUrl);
       const names = Array.from({ length: flags.nodes }, (_, i) => `${prefix}-${i}`);
       const owners = ownerReader(redis, names);
-      for (let i = 0; ; i++) {
-        const o = await owners();
-        if (o.every((x) => x !== undefined)) break;
-        if (i > 600) throw new Error(`only ${o.filter(Boolean).length} of ${names.length} nodes owned`);
-        await sleep(100);
-      }
-      const before = await owners();
+      const before = await untilAllOwned(owners);
       log(`owners before: ${JSON.stringify(countBy(before))}`);
 
       // Sample the owner records every 100 ms from the start of r4 until the spread settles.

@@ -16,6 +16,7 @@ import { until, untilValue } from "../../test/until.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson, PodJson } from "../kube/objects.js";
 import { ClusterKeys } from "./keys.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -89,13 +90,7 @@ describe("kill -9 of a cloudcore replica process (3 replicas behind HAProxy)", (
         backends: started.map((r) => ({ name: r.id, host: "127.0.0.1", port: r.ports.certificates })),
       },
     ]);
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    await untilValue("default service account", 30_000, async () =>
-      rest.get(`/api/v1/namespaces/${namespace}/serviceaccounts/default`).then(
-        () => true,
-        () => undefined,
-      ),
-    );
+    await createPodNamespace(rest, namespace);
   }, 120_000);
 
   afterAll(async () => {

@@ -18,6 +18,7 @@ import { newMessage } from "../../protocol/message.js";
 import { Upstream } from "../controllers/upstream.js";
 import { createCloudcoreMetrics } from "../metrics.js";
 import { FencedError } from "./node-ownership.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -108,13 +109,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
         ],
       },
     ]);
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    await untilValue("default service account", 30_000, async () =>
-      rest.get(`/api/v1/namespaces/${namespace}/serviceaccounts/default`).then(
-        () => true,
-        () => undefined,
-      ),
-    );
+    await createPodNamespace(rest, namespace);
   }, 60_000);
 
   afterAll(async () => {

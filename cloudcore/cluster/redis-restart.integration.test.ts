@@ -17,6 +17,7 @@ import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson } from "../kube/objects.js";
 import { ClusterKeys } from "./keys.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -62,13 +63,7 @@ describe("cloudcore replicas across a Redis restart", () => {
     rest = await KubeRest.create(kc);
     replicas.a = await start("a");
     replicas.b = await start("b");
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    await untilValue("default service account", 30_000, async () =>
-      rest.get(`/api/v1/namespaces/${namespace}/serviceaccounts/default`).then(
-        () => true,
-        () => undefined,
-      ),
-    );
+    await createPodNamespace(rest, namespace);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,21 +1,15 @@
 /** What the simulation's main thread and its shard workers say to each other. */
 import type { MessagePort } from "node:worker_threads";
-import type { NodePems } from "../../edgecore/hub/join.js";
 import type { LatencyName } from "./latencies.js";
 import type { NodeBehaviour } from "./node-behaviour.js";
 
-export interface ShardSpec {
-  readonly worker: number;
-  /** Global index of the shard's first node; node i is `<prefix>-<index>`. */
-  readonly firstIndex: number;
-  readonly count: number;
+/** What every shard of a simulation shares, as the main thread was given it. */
+export interface FleetSettings {
   readonly prefix: string;
   /** The tunnel endpoint (a balancer in front of cloudcore replicas), host:port. */
   readonly server: string;
   readonly certificateServer: string;
   readonly token: string;
-  /** Tunnels this worker opens per second while ramping. */
-  readonly ratePerSecond: number;
   readonly behaviour: NodeBehaviour;
   readonly labels: Readonly<Record<string, string>>;
   readonly cloud: "edgefleet" | "kubeedge";
@@ -24,8 +18,16 @@ export interface ShardSpec {
   readonly nodesPerSourceAddress: number;
   /** SQLite file of joined certificates (created if missing); none = join every time. */
   readonly certCache?: string;
-  /** Certificates the main thread already has, by node name (pre-joined). */
-  readonly pems?: Readonly<Record<string, NodePems>>;
+}
+
+/** One worker's part. */
+export interface ShardSpec extends FleetSettings {
+  readonly worker: number;
+  /** Global index of the shard's first node; node i is `<prefix>-<index>`. */
+  readonly firstIndex: number;
+  readonly count: number;
+  /** Tunnels this worker opens per second while ramping. */
+  readonly ratePerSecond: number;
 }
 
 export interface ShardTask {

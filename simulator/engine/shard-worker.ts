@@ -129,8 +129,6 @@ class Shard {
   }
 
   async #credentials(name: string): Promise<NodePems> {
-    const given = this.spec.pems?.[name];
-    if (given) return given;
     const cached = this.#cache?.get(name, this.#caHash);
     if (cached) return cached;
     for (let attempt = 1; ; attempt++) {

@@ -7,13 +7,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
-import type { NodePems } from "../../edgecore/hub/join.js";
 import { LatencySet } from "./latencies.js";
-import type { NodeBehaviour } from "./node-behaviour.js";
 import {
   emptyCounters,
   type FromShard,
   type ShardCounters,
+  type FleetSettings,
   type ShardSnapshot,
   type ShardSpec,
   type ShardTask,
@@ -25,26 +24,15 @@ const workerFile = import.meta.url.endsWith(".ts")
   ? { filename: join(here, "shard-worker.ts"), execArgv: ["--import", "tsx"] }
   : { filename: join(here, "shard-worker.js"), execArgv: [] };
 
-export interface SimulationOptions {
+export interface SimulationOptions extends FleetSettings {
   /** Nodes of this simulation (of this shard of a sharded run). */
   readonly nodes: number;
   /** Global index of the first node (`--shard i/n` makes runs on several machines disjoint). */
   readonly firstIndex: number;
-  readonly prefix: string;
-  readonly server: string;
-  readonly certificateServer: string;
-  readonly token: string;
   /** Worker threads; "auto" = one per core, at most one per 5,000 nodes... at least 1. */
   readonly workers: number | "auto";
   /** Tunnels opened per second in all (spread over the workers). */
   readonly ratePerSecond: number;
-  readonly behaviour: NodeBehaviour;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly cloud: "edgefleet" | "kubeedge";
-  readonly sourceAddressBase: string;
-  readonly nodesPerSourceAddress: number;
-  readonly certCache?: string;
-  readonly pems?: Readonly<Record<string, NodePems>>;
 }
 
 /** The whole fleet at one moment: counters summed, the current phase's histograms merged. */
@@ -117,22 +105,13 @@ export class Simulation {
     for (let w = 0; w < workers; w++) {
       const count = Math.max(0, Math.min(perWorker, options.nodes - w * perWorker));
       const { port1, port2 } = new MessageChannel();
+      const { nodes: _nodes, workers: _workers, ...shared } = options;
       const spec: ShardSpec = {
+        ...shared,
         worker: w,
         firstIndex: options.firstIndex + w * perWorker,
         count,
-        prefix: options.prefix,
-        server: options.server,
-        certificateServer: options.certificateServer,
-        token: options.token,
         ratePerSecond: Math.max(1, options.ratePerSecond / workers),
-        behaviour: options.behaviour,
-        labels: options.labels,
-        cloud: options.cloud,
-        sourceAddressBase: options.sourceAddressBase,
-        nodesPerSourceAddress: options.nodesPerSourceAddress,
-        ...(options.certCache !== undefined && { certCache: options.certCache }),
-        ...(options.pems !== undefined && { pems: options.pems }),
       };
       const done = pool.run({ spec, port: port2 } satisfies ShardTask, {
         transferList: [port2],

@@ -14,14 +14,8 @@ interface NodeView {
 export class NodeReadiness {
   readonly #informer: Informer<NodeView>;
 
-  /** `mine` picks this shard's nodes out of all with the label (other shards share it). */
-  constructor(
-    kubeConfig: KubeConfig,
-    rest: KubeRest,
-    labelSelector: string,
-    log: Logger,
-    private readonly mine: (name: string) => boolean = () => true,
-  ) {
+  /** `labelSelector` names this shard's nodes (other shards of the run share the prefix). */
+  constructor(kubeConfig: KubeConfig, rest: KubeRest, labelSelector: string, log: Logger) {
     const path = "/api/v1/nodes";
     const query = { labelSelector };
     this.#informer = new Informer<NodeView>({
@@ -52,7 +46,7 @@ export class NodeReadiness {
   }
 
   counts(): { nodes: number; ready: number; tainted: number } {
-    const all = this.#informer.list().filter((n) => this.mine(n.metadata.name ?? ""));
+    const all = this.#informer.list();
     return {
       nodes: all.length,
       ready: all.filter((n) => n.ready).length,

@@ -17,7 +17,7 @@ import {
   type SimulationReport,
   type TimelinePoint,
 } from "../report/report.js";
-import { PodWorkload, SIM_LABEL, SIM_SHARD_LABEL } from "../workload/pod-workload.js";
+import { PodWorkload, selectorOf, simulationLabels } from "../workload/pod-workload.js";
 import { NodeReadiness } from "./node-readiness.js";
 import type { Progress } from "./progress.js";
 
@@ -69,18 +69,10 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
   const rest = o.kubeConfig ? await KubeRest.create(o.kubeConfig) : undefined;
   // Shards of one run share the prefix; each cleans up and checks only its own nodes.
   const shardIndex = o.shard.split("/")[0] ?? "0";
-  const labelSelector = `${SIM_LABEL}=${o.simulation.prefix},${SIM_SHARD_LABEL}=${shardIndex}`;
+  const shardLabels = simulationLabels(o.simulation.prefix, shardIndex);
+  const labelSelector = selectorOf(shardLabels);
   const readiness =
-    o.kubeConfig && rest
-      ? new NodeReadiness(o.kubeConfig, rest, labelSelector, o.log, (name) => {
-          const index = Number(name.slice(o.simulation.prefix.length + 1));
-          return (
-            name.startsWith(`${o.simulation.prefix}-`) &&
-            index >= o.simulation.firstIndex &&
-            index < o.simulation.firstIndex + o.simulation.nodes
-          );
-        })
-      : undefined;
+    o.kubeConfig && rest ? new NodeReadiness(o.kubeConfig, rest, labelSelector, o.log) : undefined;
   const workload =
     o.kubeConfig && rest && o.podsPerNode > 0
       ? new PodWorkload({
@@ -94,7 +86,7 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
       : undefined;
   const simulation = Simulation.start({
     ...o.simulation,
-    labels: { ...o.simulation.labels, [SIM_LABEL]: o.simulation.prefix, [SIM_SHARD_LABEL]: shardIndex },
+    labels: { ...o.simulation.labels, ...shardLabels },
   });
   o.onSimulation?.(simulation);
 

@@ -16,6 +16,18 @@ import { LatencySet } from "../engine/latencies.js";
 export const SIM_LABEL = "edgefleet.io/sim";
 /** Which shard of a sharded run a node belongs to. */
 export const SIM_SHARD_LABEL = "edgefleet.io/sim-shard";
+
+/** The labels a shard's nodes and pods carry: the run's prefix and the shard's index. */
+export function simulationLabels(prefix: string, shard: string): Record<string, string> {
+  return { [SIM_LABEL]: prefix, [SIM_SHARD_LABEL]: shard };
+}
+
+/** `k=v,k=v`: a label selector matching all of `labels`. */
+export function selectorOf(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
 export const SIM_IMAGE = "docker.io/edgefleet/busybox:1.35";
 
 export interface PodWorkloadOptions {
@@ -59,13 +71,11 @@ export class PodWorkload {
   #lastError: string | undefined;
 
   get #labels(): Record<string, string> {
-    return { [SIM_LABEL]: this.options.prefix, [SIM_SHARD_LABEL]: this.options.shard ?? "0" };
+    return simulationLabels(this.options.prefix, this.options.shard ?? "0");
   }
 
   get #selector(): string {
-    return Object.entries(this.#labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",");
+    return selectorOf(this.#labels);
   }
 
   constructor(private readonly options: PodWorkloadOptions) {
