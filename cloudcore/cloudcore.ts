@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { requiresAck } from "../protocol/ack-policy.js";
 import type { Message } from "../protocol/message.js";
+import { ResourceType } from "../protocol/constants.js";
 import { ClusterKeys } from "./cluster/keys.js";
 import { OWNER_ANNOTATION, OWNER_EPOCH_ANNOTATION } from "./cluster/node-fence.js";
 import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownership.js";
@@ -26,6 +27,7 @@ import { CloudHub, CLOUDHUB_DEFAULTS } from "./hub/cloudhub.js";
 import { CloseCode } from "./hub/tunnel-connection.js";
 import { RedisAckStore } from "./hub/redis-ack-store.js";
 import { KubeRest, PatchType } from "./kube/kube-rest.js";
+import { LeaseCoalescer, repliesForBatch } from "./controllers/lease-coalescer.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
 import { DEFAULT_CLOUD_NAMESPACE, loadOrCreateCa } from "./security/ca-store.js";
 import { JoinTokens } from "./security/join-tokens.js";
@@ -121,6 +123,7 @@ interface CloudcoreParts {
  */
 export class Cloudcore {
   readonly #upstreamChains = new Map<string, Promise<void>>();
+  readonly #leaseRenewals = new LeaseCoalescer();
   #adoptTimer: NodeJS.Timeout | undefined;
   #portTimer: NodeJS.Timeout | undefined;
   readonly hub: CloudHub;
@@ -508,21 +511,39 @@ export class Cloudcore {
     });
   }
 
-  /** Requests of one node are handled in arrival order (a later status never lands first). */
+  /**
+   * Requests of one node are handled in arrival order (a later status never lands first); Lease
+   * renewals still waiting when a newer one arrives are written once (controllers/lease-coalescer.ts).
+   */
   #upstream(node: string, message: Message): void {
-    this.#inOrder(node, async () => {
-      if (!this.ownership.owns(node)) {
-        // Not (or no longer) ours: the edge resends unanswered requests once it is served.
-        this.#log.debug(
-          { node, resource: message.route.resource },
-          "request from a node not owned here dropped",
-        );
+    if (LeaseCoalescer.isRenewal(message)) {
+      if (this.#leaseRenewals.offer(node, message)) {
+        this.metrics.upstreamCoalesced.inc({ type: ResourceType.Lease });
         return;
       }
-      const reply =
-        (await this.devices.handleUpstream(node, message)) ?? (await this.upstream.handle(node, message));
+      this.#inOrder(node, async () => {
+        const batch = this.#leaseRenewals.take(node);
+        const reply = await this.#handleUpstream(node, batch[batch.length - 1] ?? message);
+        if (reply) for (const each of repliesForBatch(batch, reply)) this.hub.send(node, each);
+      });
+      return;
+    }
+    this.#inOrder(node, async () => {
+      const reply = await this.#handleUpstream(node, message);
       if (reply) this.hub.send(node, reply);
     });
+  }
+
+  async #handleUpstream(node: string, message: Message): Promise<Message | undefined> {
+    if (!this.ownership.owns(node)) {
+      // Not (or no longer) ours: the edge resends unanswered requests once it is served.
+      this.#log.debug(
+        { node, resource: message.route.resource },
+        "request from a node not owned here dropped",
+      );
+      return undefined;
+    }
+    return (await this.devices.handleUpstream(node, message)) ?? (await this.upstream.handle(node, message));
   }
 
   /** Runs `task` after everything queued before it for `node`. */

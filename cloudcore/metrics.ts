@@ -24,6 +24,8 @@ export interface CloudcoreMetrics {
   readonly apiserverLatency: Histogram<"verb" | "resource" | "code">;
   /** Edge → cloud requests handled by the controllers, by type, operation and result. */
   readonly upstreamRequests: Counter<"type" | "operation" | "result">;
+  /** Edge requests answered by a newer one written in their place (coalesced Lease renewals). */
+  readonly upstreamCoalesced: Counter<"type">;
   /** Per node with unacked changes: age of its oldest one (set from `setSyncLagSource`). */
   readonly nodeSyncLag: Gauge<"node">;
   /** Where the sync-lag gauge reads from at scrape time. */
@@ -51,6 +53,12 @@ export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetr
       name: "edgefleet_upstream_requests_total",
       help: "Edge requests handled by the controllers, by resource type, operation and result",
       labelNames: ["type", "operation", "result"] as const,
+      registers,
+    }),
+    upstreamCoalesced: new Counter({
+      name: "edgefleet_upstream_coalesced_total",
+      help: "Edge requests answered by a newer one of the same node written in their place (Lease renewals waiting behind each other), by resource type",
+      labelNames: ["type"] as const,
       registers,
     }),
     nodeSyncLag: new Gauge({

@@ -79,13 +79,15 @@ export function profileArgs(): string[] {
   return dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : [];
 }
 
-/** SIGTERMs every child still running and waits for all of them to exit. */
-export async function stopChildren(children: readonly ChildProcess[]): Promise<void> {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  await Promise.all(
-    children.map(
-      (c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once("exit", r))),
-    ),
-  );
+/** SIGTERMs every child still running and waits for all of them to exit (SIGKILL after `graceMs`). */
+export async function stopChildren(children: readonly ChildProcess[], graceMs = 20_000): Promise<void> {
+  const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
+  for (const child of children) if (running(child)) child.kill("SIGTERM");
+  // A replica stopping gracefully finishes the requests it queued: against an overloaded
+  // apiserver that can take minutes, so after the grace period it is killed.
+  const kill = setTimeout(() => {
+    for (const child of children) if (running(child)) child.kill("SIGKILL");
+  }, graceMs);
+  await Promise.all(children.map((c) => new Promise((r) => (running(c) ? c.once("exit", r) : r(null)))));
+  clearTimeout(kill);
 }

@@ -22,6 +22,7 @@ import { writeReport } from "../../simulator/report/write-report.js";
 import { parseDurationMs } from "../../protocol/duration.js";
 import { positiveInt } from "../flags.js";
 import { cpuSeconds, findPids, rssBytes } from "../fleet/process-stats.js";
+import { counterDelta, readApiserverCounters } from "../fleet/apiserver-requests.js";
 import { runBench, withBenchCluster, writeBenchReport } from "../fleet/bench-cluster.js";
 import { profileArgs } from "../fleet/replicas.js";
 
@@ -70,7 +71,7 @@ async function run(flags: Flags): Promise<void> {
     `--node-monitor-grace-period=${flags.nodeMonitorGrace}`,
   ];
   await withBenchCluster("scale", { apiserverArgs, controllerManagerArgs }, async (cluster) => {
-    const { stateDir, kubeconfig, token, replicas, balancers } = cluster;
+    const { stateDir, kubeconfig, kubeConfig, token, replicas, balancers } = cluster;
     const simulators = cluster.children;
     for (let i = 0; i < replicaCount; i++)
       await cluster.startReplica({ id: `r${i + 1}`, livenessTtl: "6s", rebalanceInterval: "0" });
@@ -92,6 +93,7 @@ async function run(flags: Flags): Promise<void> {
     ];
     const cpuBefore = new Map(tracked.map((t) => [t.pid, cpuSeconds(t.pid)]));
     const replicaRssBefore = replicas.reduce((n, r) => n + rssBytes(r.child.pid ?? 0), 0);
+    const apiserverBefore = await readApiserverCounters(kubeConfig);
 
     const started = Date.now();
     const reports: string[] = [];
@@ -163,6 +165,7 @@ async function run(flags: Flags): Promise<void> {
     sampling = false;
     await sampler;
     const elapsed = (Date.now() - started) / 1000;
+    const apiserver = counterDelta(apiserverBefore, await readApiserverCounters(kubeConfig));
 
     const shardReports: SimulationReport[] = [];
     for (const path of reports) {
@@ -234,6 +237,16 @@ async function run(flags: Flags): Promise<void> {
         simulatorPeakMiB: Math.round(simulatorRssPeak / 2 ** 20),
       },
       cpuSeconds: cpu,
+      // What the apiserver served over the run (requests by verb and resource, watch events sent
+      // by kind), and per connected node.
+      apiserver: {
+        ...apiserver,
+        requestsPerNode: Object.fromEntries(
+          Object.entries(apiserver.requests)
+            .slice(0, 12)
+            .map(([k, v]) => [k, Math.round((v / Math.max(1, connected)) * 10) / 10]),
+        ),
+      },
       errors: merged.errors.slice(0, 10),
       fleetReport: files,
     };

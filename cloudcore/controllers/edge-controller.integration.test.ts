@@ -390,6 +390,29 @@ describe("EdgeController end to end: real apiserver, scheduler, controller-manag
     await expect(pod("none")).rejects.toSatisfy((err: unknown) => statusCodeOf(err) === 404);
   }, 60_000);
 
+  it("writes Lease renewals queued behind each other once, and answers every one of them", async () => {
+    const metric = async (pattern: RegExp): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${cloudcore.metricsPort ?? 0}/metrics`)).text();
+      return Number(pattern.exec(text)?.[1] ?? 0);
+    };
+    const leaseWrites =
+      /edgefleet_apiserver_request_duration_seconds_count\{verb="update",resource="leases",code="200"\} (\d+)/;
+    const coalesced = /edgefleet_upstream_coalesced_total\{type="lease"\} (\d+)/;
+    const writesBefore = await metric(leaseWrites);
+    const coalescedBefore = await metric(coalesced);
+    // Six renewals at once: the first is written at once, the other five wait behind it and are
+    // written as one (the newest), which answers all five.
+    const replies = await Promise.all(Array.from({ length: 6 }, () => edge.renewLease()));
+    for (const reply of replies) {
+      expect(reply.route.operation).toBe("response");
+      expect((reply.content as { Err: unknown }).Err).toBeNull();
+    }
+    expect(new Set(replies.map((r) => r.header.msg_id)).size).toBe(6);
+    expect((await metric(coalesced)) - coalescedBefore).toBeGreaterThanOrEqual(4);
+    // The edge's heartbeats meanwhile may add a write of their own; six would be one per request.
+    expect((await metric(leaseWrites)) - writesBefore).toBeLessThanOrEqual(3);
+  });
+
   it("exports watch, apiserver latency and sync lag metrics", async () => {
     const text = await (await fetch(`http://127.0.0.1:${cloudcore.metricsPort ?? 0}/metrics`)).text();
     expect(text).toMatch(/edgefleet_watch_events_total\{resource="configmaps",type="ADDED"\} \d+/);

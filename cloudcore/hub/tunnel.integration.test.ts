@@ -4,7 +4,7 @@ import WebSocket from "ws";
 import { EdgeHub } from "../../edgecore/hub/edgehub.js";
 import { Group, Operation, Source } from "../../protocol/constants.js";
 import { encodeMessage } from "../../protocol/encoder.js";
-import { newMessage, type Message } from "../../protocol/message.js";
+import { newMessage, responseTo, type Message } from "../../protocol/message.js";
 import { CertificateAuthority, type IssuedCertificate } from "../../protocol/pki.js";
 import { createTunnelAssertion } from "../../protocol/tunnel-assertion.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "../metrics.js";
@@ -213,6 +213,46 @@ describe("cloudhub tunnel (uWS listener) with edgehub", () => {
     expect(hub.send("edge-rt", insert)).toBe(true);
     expect(await toEdge).toEqual(insert);
     expect(hub.send("not-connected", insert)).toBe(false);
+  });
+
+  it("requests go out once - one made before the tunnel is up and one made as it opens (regression: both were sent twice)", async () => {
+    const cert = await nodeCert("edge-once");
+    const seen: string[] = [];
+    hub.setHandlers({
+      onMessage: (session, m) => {
+        seen.push(m.header.msg_id);
+        hub.send(session.nodeName, responseTo(m, "OK"));
+      },
+    });
+    const edgeHub = new EdgeHub({
+      server: `127.0.0.1:${hub.port}`,
+      nodeName: "edge-once",
+      credentials: { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem },
+      logger: quiet,
+      keepaliveIntervalMs: 200,
+    });
+    cleanups.push(() => edgeHub.close());
+    const request = (): Message =>
+      newMessage({
+        source: Source.Edged,
+        group: Group.Meta,
+        operation: Operation.Insert,
+        resource: "null/node/edge-once",
+        content: {},
+      });
+    const early = request();
+    const onOpen = request();
+    const replies: Promise<Message>[] = [edgeHub.request(early)];
+    // What an edge does on connect (register): request from inside the status listener.
+    edgeHub.onStatus((status) => {
+      if (status.type === "connected" && replies.length === 1) replies.push(edgeHub.request(onOpen));
+    });
+    edgeHub.start();
+    await edgeHub.connected();
+    await Promise.all(replies);
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive meanwhile
+    expect(seen.filter((id) => id === early.header.msg_id)).toHaveLength(1);
+    expect(seen.filter((id) => id === onOpen.header.msg_id)).toHaveLength(1);
   });
 
   it("ping - a WebSocket ping is answered by cloudhub, giving the tunnel's round trip", async () => {

@@ -278,10 +278,12 @@ export class EdgeHub {
       });
       socket.on("open", () => {
         opened = true;
+        // Resume: whatever was asked and not answered goes out again, in order. Before "connected"
+        // is announced: a request its listeners make (an edge registers on connect) is sent by
+        // request() itself and must not go out a second time from here.
+        for (const pending of this.#pending.values()) socket.send(encodeMessage(pending.message));
         this.#setStatus({ type: "connected", since: Date.now() });
         this.#startKeepalive(socket);
-        // Resume: whatever was asked and not answered goes out again, in order.
-        for (const pending of this.#pending.values()) socket.send(encodeMessage(pending.message));
       });
       socket.on("message", (data: Buffer) => this.#receive(data));
       socket.on("error", (err) => {
