@@ -182,6 +182,9 @@ async function run(flags: Flags): Promise<void> {
     const merged = mergeReports(shardReports);
     const files = await writeReport(merged, flags.report.replace(/\.json$/, "-fleet.json"));
     const connected = merged.totals.connected;
+    // Per-node figures divide by the nodes that came up (registered), also when a run ends with
+    // its tunnels down.
+    const nodesUp = Math.max(1, connected, merged.totals.registered);
     const cpu = tracked
       .map((t) => ({
         name: t.name,
@@ -229,22 +232,21 @@ async function run(flags: Flags): Promise<void> {
       tunnelRttMs: find("rtt"),
       joinMs: find("join"),
       memory: {
-        simulatorPerNodeKiB: Math.round((simulatorRssPeak / Math.max(1, connected) / 1024) * 10) / 10,
+        simulatorPerNodeKiB: Math.round((simulatorRssPeak / nodesUp / 1024) * 10) / 10,
         simulatorReportedPerNodeKiB: Math.round((merged.memory.perNodeBytes / 1024) * 10) / 10,
-        cloudcorePerNodeKiB:
-          Math.round(((replicaRssPeak - replicaRssBefore) / Math.max(1, connected) / 1024) * 10) / 10,
+        cloudcorePerNodeKiB: Math.round(((replicaRssPeak - replicaRssBefore) / nodesUp / 1024) * 10) / 10,
         cloudcorePeakMiB: Math.round(replicaRssPeak / 2 ** 20),
         simulatorPeakMiB: Math.round(simulatorRssPeak / 2 ** 20),
       },
       cpuSeconds: cpu,
       // What the apiserver served over the run (requests by verb and resource, watch events sent
-      // by kind), and per connected node.
+      // by kind), and per node that came up.
       apiserver: {
         ...apiserver,
         requestsPerNode: Object.fromEntries(
           Object.entries(apiserver.requests)
             .slice(0, 12)
-            .map(([k, v]) => [k, Math.round((v / Math.max(1, connected)) * 10) / 10]),
+            .map(([k, v]) => [k, Math.round((v / nodesUp) * 10) / 10]),
         ),
       },
       errors: merged.errors.slice(0, 10),

@@ -6,6 +6,7 @@ import type { Message } from "../../protocol/message.js";
 import { parseResource } from "../../protocol/resource.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { NodeSession, type NodeSessionOptions, type SessionObserver } from "./node-session.js";
+import { StallGuard } from "./stall-guard.js";
 import type { TokenBucket } from "./token-bucket.js";
 import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
 
@@ -44,6 +45,7 @@ function typeOf(message: Message): string {
 export class SessionManager {
   readonly #sessions = new Map<string, NodeSession>();
   readonly #sweep: NodeJS.Timeout;
+  readonly #stall: StallGuard;
   #handlers: SessionHandlers = {};
   readonly #observer: SessionObserver;
   #messages = 0;
@@ -57,10 +59,9 @@ export class SessionManager {
       queued: (delta) => metrics.queuedFrames.inc(delta),
       written: (waitMs) => metrics.sendWait.observe(waitMs / 1000),
     };
-    this.#sweep = setInterval(
-      () => this.#closeSilent(),
-      Math.max(250, Math.floor(options.keepaliveTimeoutMs / 4)),
-    );
+    const sweepIntervalMs = Math.max(250, Math.floor(options.keepaliveTimeoutMs / 4));
+    this.#stall = new StallGuard(sweepIntervalMs, options.now());
+    this.#sweep = setInterval(() => this.#closeSilent(), sweepIntervalMs);
     this.#sweep.unref();
   }
 
@@ -163,7 +164,14 @@ export class SessionManager {
   }
 
   #closeSilent(): void {
-    const deadline = this.options.now() - this.options.keepaliveTimeoutMs;
+    const now = this.options.now();
+    const stalledMs = this.#stall.tick(now);
+    if (stalledMs > 0) {
+      // The keepalives that came meanwhile are unread behind this timer: judge after reading them.
+      this.log.warn({ stalledMs }, "keepalive sweep ran late (process stalled): skipped this round");
+      return;
+    }
+    const deadline = now - this.options.keepaliveTimeoutMs;
     for (const session of this.#sessions.values()) {
       if (session.lastSeen < deadline) {
         this.log.info({ node: session.nodeName }, "no keepalive: closing tunnel");
