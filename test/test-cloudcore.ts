@@ -3,11 +3,12 @@ import { Cloudcore, type CloudcoreOptions } from "../cloudcore/cloudcore.js";
 
 /**
  * A cloudcore for a test: on 127.0.0.1, free ports, no KubeEdge door, metrics or device webhook
- * unless asked for, on the given Redis. `overrides` sets anything else (cluster, selectors, ...).
+ * unless asked for, on the given Redis (none when undefined). `overrides` sets anything else
+ * (cluster, selectors, ...).
  */
 export function startTestCloudcore(
   kubeConfig: KubeConfig,
-  redisUrl: string,
+  redisUrl: string | undefined,
   overrides: Partial<CloudcoreOptions> & Pick<CloudcoreOptions, "logger">,
 ): Promise<Cloudcore> {
   return Cloudcore.start({
@@ -19,7 +20,7 @@ export function startTestCloudcore(
     kubeedgePort: null,
     metricsPort: null,
     deviceWebhook: null,
-    redisUrl,
+    ...(redisUrl !== undefined && { redisUrl }),
     ...overrides,
   });
 }

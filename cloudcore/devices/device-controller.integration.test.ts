@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { newMessage } from "../../protocol/message.js";
 import { TestEdge } from "../../test/edge-agent.js";
+import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { until, untilValue } from "../../test/until.js";
-import { Cloudcore } from "../cloudcore.js";
+import type { Cloudcore } from "../cloudcore.js";
 import { KubeApiError, KubeRest } from "../kube/kube-rest.js";
 import type { KubeObject } from "../kube/objects.js";
 
@@ -54,14 +55,7 @@ describe("DeviceController end to end: CRDs, validation, desired down, reported 
 
   beforeAll(async () => {
     rest = await KubeRest.create(kc);
-    cloudcore = await Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
+    cloudcore = await startTestCloudcore(kc, undefined, {
       deviceWebhook: { port: 0 },
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
       logger: log,
