@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Parses a Go-style duration of whole units ("90s", "15m", "24h", "7d", "1h30m") into seconds. */
@@ -30,3 +32,17 @@ export function parseDurationMs(text: string): number {
     total += Number(amount) * (UNIT_MS[unit ?? "ms"] ?? 1);
   return Math.round(total);
 }
+
+/**
+ * A config duration in milliseconds: a string parseDurationMs accepts ("10s", "250ms") or a number
+ * of seconds.
+ */
+export const durationMsSchema = z.union([z.string(), z.number().nonnegative()]).transform((value, ctx) => {
+  if (typeof value === "number") return Math.round(value * 1000);
+  try {
+    return parseDurationMs(value);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+    return z.NEVER;
+  }
+});
