@@ -13,6 +13,7 @@ export PATH="$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin"
 APT_PACKAGES=(
   redis-server haproxy mosquitto mosquitto-clients # Redis, load balancer, MQTT broker
   containerd runc busybox-static                   # container runtime and the test image's content
+  containernetworking-plugins                      # CNI bridge for CRI pods (edgefleet0, 10.88.x)
   iptables iproute2                                # apiserver DNAT tests in network namespaces
   tar ca-certificates git python3 make g++         # image builds; native addons (better-sqlite3)
 )

@@ -58,8 +58,8 @@ export interface LinuxResources {
  */
 export function linuxResources(
   resources: {
-    limits?: Record<string, string | number>;
-    requests?: Record<string, string | number>;
+    limits?: Record<string, string | number> | undefined;
+    requests?: Record<string, string | number> | undefined;
   } = {},
   field = "resources",
 ): LinuxResources {
