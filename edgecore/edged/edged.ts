@@ -81,6 +81,8 @@ export class Edged {
   readonly #lastStatus = new Map<string, string>();
   readonly #confirmed = new Set<string>();
   readonly #waiting = new Map<string, Map<string, Waiting>>();
+  /** The pods the node should run, by UID, as of the latest sync round. */
+  #desired = new Map<string, Pod>();
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #syncing: Promise<void> | undefined;
@@ -175,10 +177,9 @@ export class Edged {
       if (parsed.pod.spec.nodeName !== undefined && parsed.pod.spec.nodeName !== nodeName) continue;
       desired.set(parsed.pod.metadata.uid, parsed.pod);
     }
-    for (const [uid, pod] of desired) this.#schedule(uid, () => this.#syncPod(pod, runtime.get(uid)));
-    for (const [uid, pod] of runtime) {
-      if (!desired.has(uid)) this.#schedule(uid, () => this.#teardown(uid, pod, DEFAULT_GRACE_SECONDS));
-    }
+    this.#desired = desired;
+    for (const uid of desired.keys()) this.#schedule(uid);
+    for (const uid of runtime.keys()) if (!desired.has(uid)) this.#schedule(uid);
     const phases = new Map<string, number>();
     for (const pod of desired.values()) {
       const phase =
@@ -189,8 +190,11 @@ export class Edged {
     for (const [phase, n] of phases) this.options.metrics.pods.set({ phase }, n);
   }
 
-  /** Runs `work` for a pod unless its worker is busy (then once more after it). */
-  #schedule(uid: string, work: () => Promise<void>): void {
+  /**
+   * Syncs one pod in its worker; if the worker is busy, it runs once more when done. Each run reads
+   * the runtime afresh: a snapshot taken while the worker was creating a container would miss it.
+   */
+  #schedule(uid: string): void {
     let worker = this.#workers.get(uid);
     if (!worker) this.#workers.set(uid, (worker = { running: false, again: false }));
     if (worker.running) {
@@ -199,15 +203,31 @@ export class Edged {
     }
     worker.running = true;
     const w = worker;
-    void work()
-      .catch((err: unknown) => this.#log.warn({ pod: uid, err: (err as Error).message }, "pod sync failed"))
-      .finally(() => {
-        w.running = false;
-        if (w.again && !this.#stopped) {
-          w.again = false;
-          this.requestSync();
+    void (async () => {
+      do {
+        w.again = false;
+        try {
+          await this.#syncOne(uid);
+        } catch (err) {
+          this.#log.warn({ pod: uid, err: (err as Error).message }, "pod sync failed");
         }
-      });
+      } while (w.again && !this.#stopped);
+      w.running = false;
+      if (!this.#desired.has(uid)) this.#workers.delete(uid);
+    })();
+  }
+
+  async #syncOne(uid: string): Promise<void> {
+    const selector = { [Labels.podUid]: uid, [Labels.node]: this.options.nodeName };
+    const [sandboxes, containers] = await Promise.all([
+      this.options.cri.listPodSandbox({ labelSelector: selector }),
+      this.options.cri.listContainers({ labelSelector: selector }),
+    ]);
+    const runtime: RuntimePod | undefined =
+      sandboxes.length + containers.length > 0 ? { sandboxes, containers } : undefined;
+    const pod = this.#desired.get(uid);
+    if (pod) await this.#syncPod(pod, runtime);
+    else if (runtime) await this.#teardown(uid, runtime, DEFAULT_GRACE_SECONDS);
   }
 
   async #syncPod(pod: Pod, runtime: RuntimePod | undefined): Promise<void> {
