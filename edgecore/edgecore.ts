@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Group, Operation } from "../protocol/constants.js";
 import type { Message } from "../protocol/message.js";
 import type { EdgecoreConfig } from "./config.js";
-import { DeviceTwin } from "./devices/device-twin.js";
+import type { DeviceTwin } from "./devices/device-twin.js";
 import { CloudTokens } from "./edged/cloud-tokens.js";
 import { CriClient } from "./edged/cri/cri-client.js";
 import { Edged } from "./edged/edged.js";
@@ -60,11 +60,12 @@ export class Edgecore {
   readonly cri: CriClient;
   readonly reporter: PodStatusReporter;
   readonly edged: Edged;
-  readonly devices: DeviceTwin | undefined;
+  /** Device twins; undefined without a broker (and until start()). */
+  devices: DeviceTwin | undefined;
   readonly #log: Logger;
   #started = false;
 
-  constructor(options: EdgecoreOptions) {
+  constructor(private readonly options: EdgecoreOptions) {
     const { config, log } = options;
     this.#log = log.child({ node: config.nodeName });
     this.metrics = createEdgecoreMetrics(undefined, { processMetrics: options.processMetrics ?? false });
@@ -109,8 +110,16 @@ export class Edgecore {
       reporter: this.reporter,
       confirmDeletion: async (namespace, name, uid) => {
         const reply = await this.hub.request(confirmPodDeletion(namespace, name, uid));
+        const status = (reply.content as { ErrStatus?: { code?: number; message?: string } } | null)
+          ?.ErrStatus;
         if (reply.route.operation === Operation.Error) throw new Error(String(reply.content));
+        if (status && status.code !== 404)
+          throw new Error(status.message ?? `pod deletion refused (${status.code})`);
         tokens.forget(uid);
+        // The pod with this UID is gone from the apiserver (deleted now, or already: 404). The
+        // node drops its copy itself rather than wait for the cloud's delete, which a cloudcore
+        // restarted without Redis would not know to send.
+        this.meta.removeLocal(`${namespace}/pod/${name}`, uid);
       },
       podsDir: join(config.dataDir, "pods"),
       logRoot: config.podLogDir,
@@ -119,16 +128,6 @@ export class Edgecore {
       metrics: this.metrics,
       log: this.#log,
     });
-    this.devices =
-      config.mqttBroker === undefined
-        ? undefined
-        : new DeviceTwin({
-            db: this.db,
-            nodeName: config.nodeName,
-            brokerUrl: config.mqttBroker,
-            upstream: (message) => this.hub.request(message),
-            log: this.#log,
-          });
     this.hub.onMessage((message) => this.#route(message));
     this.hub.onStatus((status) => {
       this.metrics.cloudConnected.set(status.type === "connected" ? 1 : 0);
@@ -156,6 +155,18 @@ export class Edgecore {
    * a restarted node keeps its pods without it.
    */
   async start(): Promise<void> {
+    const { config } = this.options;
+    if (config.mqttBroker !== undefined) {
+      // Loaded only when used: the MQTT client is a tenth of an idle edgecore's memory.
+      const { DeviceTwin } = await import("./devices/device-twin.js");
+      this.devices = new DeviceTwin({
+        db: this.db,
+        nodeName: config.nodeName,
+        brokerUrl: config.mqttBroker,
+        upstream: (message) => this.hub.request(message),
+        log: this.#log,
+      });
+    }
     await this.metaServer.start();
     this.edged.start();
     this.node.start();

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The young generation capped at 1 MiB semi-spaces: edge nodes are small, and edgecore allocates
+// little that lives long (bench:edgecore-memory: 90 MiB instead of 113 with 10 pods, same CPU).
 import { Command } from "commander";
 import { EDGEFLEET_VERSION } from "../protocol/version.js";
 import { joinCommand } from "./cli/join.js";

@@ -6,7 +6,7 @@
  * 70 MB for its edgecore.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -26,6 +26,7 @@ import { stopChildren } from "../fleet/replicas.js";
 
 interface Flags {
   pods: number;
+  nodeArgs: string;
   settle: number;
   report: string;
 }
@@ -96,10 +97,17 @@ async function main(flags: Flags): Promise<void> {
     });
     const certDir = join(work, "certs");
     await joinCloud({ server: `127.0.0.1:${cloudcore.certificates.port}`, token, nodeName, certDir });
+    // As deployed: the binary itself (its shebang sets the V8 flags), unless --node-args overrides.
+    chmodSync("dist/edgecore/main.js", 0o755);
+    const nodeArgs = flags.nodeArgs.split(" ").filter((a) => a !== "");
+    const [command, prefix] =
+      nodeArgs.length > 0
+        ? [process.execPath, [...nodeArgs, "dist/edgecore/main.js"]]
+        : ["dist/edgecore/main.js", []];
     const edgecore = spawn(
-      process.execPath,
+      command,
       [
-        "dist/edgecore/main.js",
+        ...prefix,
         "run",
         "--node-name",
         nodeName,
@@ -186,6 +194,7 @@ async function main(flags: Flags): Promise<void> {
       benchmark: "edgecore-memory",
       at: new Date().toISOString(),
       pods: flags.pods,
+      nodeArgs: flags.nodeArgs,
       edgecore: {
         rssIdleMiB: +(median(idle) / MiB).toFixed(1),
         rssWithPodsMiB: +(median(busy) / MiB).toFixed(1),
@@ -217,6 +226,11 @@ runBench(
     .description("edgecore's resident memory and CPU with N real pods on containerd")
     .option("--pods <n>", "pods to run on the node", positiveInt("--pods"), 10)
     .option("--settle <seconds>", "wait before each measurement", positiveInt("--settle"), 10)
+    .option(
+      "--node-args <args>",
+      "run with node and these flags instead of the binary's own (its shebang)",
+      "",
+    )
     .option("--report <file>", "JSON report", "reports/bench-edgecore-memory.json")
     .action((flags: Flags) => main(flags)),
 );

@@ -122,6 +122,23 @@ export class MetaManager {
     }
   }
 
+  /**
+   * Removes an object the node knows is gone from the cloud (a pod whose deletion it confirmed),
+   * unless the copy held is another incarnation (another UID).
+   */
+  removeLocal(resource: string, uid: string): void {
+    const ref = parseResource(resource);
+    if (ref.name === undefined) return;
+    const event = this.store.apply({
+      operation: "delete",
+      namespace: ref.namespace,
+      type: ref.type,
+      name: ref.name,
+      object: { metadata: { name: ref.name, uid } },
+    });
+    if (event) this.#publish(event);
+  }
+
   /** Records the node's own view of an object's status (edged's pod status) and publishes it. */
   setLocalStatus(resource: string, status: unknown): void {
     const event = this.store.setLocalStatus(resource, status);

@@ -95,6 +95,17 @@ describe("MetaManager and MetaServer", () => {
     expect(meta.store.get("apps/pod/web")).toBeDefined();
   });
 
+  it("drops its own copy of a pod whose deletion it confirmed, but not a recreated pod of that name", () => {
+    meta.handle(cloudMessage(Operation.Insert, "apps/pod/web", podObject("web", {}, "uid-1"), "100"));
+    const events: string[] = [];
+    meta.subscribe((e) => events.push(`${e.type} ${e.object.name}`));
+    meta.removeLocal("apps/pod/web", "uid-0");
+    expect(meta.store.get("apps/pod/web")).toBeDefined();
+    meta.removeLocal("apps/pod/web", "uid-1");
+    expect(meta.store.get("apps/pod/web")).toBeUndefined();
+    expect(events).toEqual(["DELETED web"]);
+  });
+
   it("answers an invalid object with an error naming the field and stores nothing", () => {
     meta.handle(cloudMessage(Operation.Insert, "apps/pod/web", { metadata: { name: 7 } }, "1"));
     meta.handle(cloudMessage(Operation.Insert, "apps/pod/web", podObject("other"), "1"));
