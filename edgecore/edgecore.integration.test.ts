@@ -255,6 +255,35 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     );
   });
 
+  it("shows why a container cannot start: an image the node lacks under imagePullPolicy Never", async () => {
+    await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
+      body: {
+        metadata: { name: "no-image" },
+        spec: {
+          nodeName,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: "app", image: "docker.io/edgefleet/absent:1.0", imagePullPolicy: "Never" }],
+        },
+      },
+    });
+    const waiting = await untilValue("the waiting reason in the apiserver", 30_000, async () => {
+      const p = (await pods()).find((x) => x.metadata.name === "no-image");
+      const state = p?.status?.containerStatuses?.[0]?.state as
+        { waiting?: { reason?: string; message?: string } } | undefined;
+      return state?.waiting?.reason === "ErrImageNeverPull" ? state.waiting : undefined;
+    });
+    expect(waiting.message).toContain("docker.io/edgefleet/absent:1.0");
+    expect((await pods()).find((x) => x.metadata.name === "no-image")?.status?.phase).toBe("Pending");
+    await rest.request("delete", `/api/v1/namespaces/${namespace}/pods/no-image`);
+    await untilValue("the no-image pod to go", 30_000, async () =>
+      (await pods()).some((p) => p.metadata.name === "no-image") ||
+      edgecore?.meta.store.get(`${namespace}/pod/no-image`) !== undefined
+        ? undefined
+        : true,
+    );
+  });
+
   it("restarts a killed container per restartPolicy, and the restart count rises in the apiserver", async () => {
     const [pod] = await webPods();
     if (!pod) throw new Error("no pod");

@@ -10,7 +10,7 @@ import type { CriClient } from "./cri/cri-client.js";
 import { CriError } from "./cri/errors.js";
 import type { Container as CriContainer, PodSandbox } from "./cri/types.js";
 import { nanosToDate } from "./cri/types.js";
-import { ContainerConfigError, type ObjectSource } from "./object-source.js";
+import { ContainerConfigError, ContainerWaitingError, type ObjectSource } from "./object-source.js";
 import { parsePod, type Container, type Pod } from "./pod-spec.js";
 import {
   podStatus,
@@ -59,6 +59,8 @@ interface PodWorker {
 }
 
 const DEFAULT_GRACE_SECONDS = 30;
+/** An image pull over an edge link may be slow, but not endless. */
+const PULL_TIMEOUT_MS = 10 * 60_000;
 
 const ms = (nanos: string): number => nanos2ms(nanos);
 function nanos2ms(nanos: string): number {
@@ -83,6 +85,8 @@ export class Edged {
   readonly #waiting = new Map<string, Map<string, Waiting>>();
   /** The pods the node should run, by UID, as of the latest sync round. */
   #desired = new Map<string, Pod>();
+  /** Failed image pulls: no new attempt before `until`. */
+  readonly #pullBackoff = new Map<string, { until: number; delay: number }>();
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #syncing: Promise<void> | undefined;
@@ -306,6 +310,13 @@ export class Edged {
           attempt: number,
           reason: string,
         ): Promise<void> => {
+          try {
+            await this.#ensureImage(pod, container);
+          } catch (err) {
+            if (!(err instanceof ContainerConfigError)) throw err;
+            waiting.set(container.name, { reason: err.reason, message: err.message });
+            return;
+          }
           const env = containerEnv(pod, container, this.options.objects, {
             hostIP: this.options.hostIP,
             podIP,
@@ -320,10 +331,28 @@ export class Edged {
             expand: (text) => expand(text, env),
           });
           const sandboxId = sandbox?.id ?? "";
-          const { containerId } = await this.#cri("CreateContainer", () =>
-            this.options.cri.createContainer({ podSandboxId: sandboxId, config, sandboxConfig: sandboxCfg }),
-          );
-          await this.#cri("StartContainer", () => this.options.cri.startContainer(containerId));
+          let containerId: string;
+          try {
+            ({ containerId } = await this.#cri("CreateContainer", () =>
+              this.options.cri.createContainer({
+                podSandboxId: sandboxId,
+                config,
+                sandboxConfig: sandboxCfg,
+              }),
+            ));
+          } catch (err) {
+            if (!(err instanceof CriError)) throw err;
+            waiting.set(container.name, { reason: "CreateContainerError", message: err.message });
+            return;
+          }
+          try {
+            await this.#cri("StartContainer", () => this.options.cri.startContainer(containerId));
+          } catch (err) {
+            if (!(err instanceof CriError)) throw err;
+            // A container that failed to start has exited (runc's error is its status message).
+            waiting.set(container.name, { reason: "RunContainerError", message: err.message });
+            return;
+          }
           this.options.metrics.containerStarts.inc({ reason });
           this.#log.info(
             {
@@ -340,7 +369,7 @@ export class Edged {
         if (!(err instanceof ContainerConfigError)) throw err;
         for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
           if (observed.latest.get(c.name)?.state !== "running")
-            waiting.set(c.name, { reason: "CreateContainerConfigError", message: err.message });
+            waiting.set(c.name, { reason: err.reason, message: err.message });
         }
       }
       // What was started shows in the status on the next round; re-observe now for a prompt report.
@@ -440,6 +469,50 @@ export class Edged {
     }
   }
 
+  /**
+   * The container's image, pulled per imagePullPolicy (default: Always for `:latest` or no tag,
+   * else IfNotPresent). Unlike the kubelet, `Always` falls back to the image the node has when the
+   * pull fails: an edge node offline must still restart its containers. A failed pull is retried
+   * with back-off (ImagePullBackOff), as the kubelet does.
+   */
+  async #ensureImage(pod: Pod, container: Container): Promise<void> {
+    const image = container.image;
+    const tag = /:([^/:]+)$/.exec(image.replace(/@.*$/, ""))?.[1];
+    const policy =
+      container.imagePullPolicy ?? (tag === undefined || tag === "latest" ? "Always" : "IfNotPresent");
+    const present =
+      (await this.#cri("ImageStatus", () => this.options.cri.imageStatus({ image }))).image !== null;
+    if (policy === "Never") {
+      if (present) return;
+      throw new ContainerWaitingError(
+        "ErrImageNeverPull",
+        `Container image "${image}" is not present with pull policy of Never`,
+      );
+    }
+    if (present && policy === "IfNotPresent") return;
+    const key = `${pod.metadata.uid}/${image}`;
+    const backoff = this.#pullBackoff.get(key);
+    if (backoff && Date.now() < backoff.until) {
+      if (present) return;
+      throw new ContainerWaitingError("ImagePullBackOff", `Back-off pulling image "${image}"`);
+    }
+    try {
+      await this.#cri("PullImage", () =>
+        this.options.cri.pullImage({ image: { image } }, { timeoutMs: PULL_TIMEOUT_MS }),
+      );
+      this.#pullBackoff.delete(key);
+    } catch (err) {
+      if (!(err instanceof CriError)) throw err;
+      const delay = Math.min((backoff?.delay ?? 5_000) * 2, 300_000);
+      this.#pullBackoff.set(key, { until: Date.now() + delay, delay });
+      if (present) {
+        this.#log.warn({ image, err: err.message }, "image pull failed; using the image the node has");
+        return;
+      }
+      throw new ContainerWaitingError("ErrImagePull", `failed to pull image "${image}": ${err.message}`);
+    }
+  }
+
   /** The latest and the previous instance of each container name, from the runtime. */
   async #observe(
     containers: CriContainer[],
@@ -524,6 +597,7 @@ export class Edged {
 
   #forget(uid: string): void {
     this.#backoff.forget(`${uid}/`);
+    for (const key of this.#pullBackoff.keys()) if (key.startsWith(`${uid}/`)) this.#pullBackoff.delete(key);
     this.#prober.forget(uid);
     this.#conditions.delete(uid);
     this.#startTimes.delete(uid);

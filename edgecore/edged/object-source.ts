@@ -11,5 +11,18 @@ export interface ObjectSource {
  * the pod waits, and the reason shows in its status.
  */
 export class ContainerConfigError extends Error {
-  override readonly name = "ContainerConfigError";
+  override readonly name: string = "ContainerConfigError";
+  /** The waiting reason the container shows. */
+  readonly reason: string = "CreateContainerConfigError";
+}
+
+/** A container cannot start for a reason its status shows as `waiting.reason` (ErrImagePull…). */
+export class ContainerWaitingError extends ContainerConfigError {
+  override readonly name = "ContainerWaitingError";
+  constructor(
+    override readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
