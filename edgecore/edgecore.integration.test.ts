@@ -11,11 +11,11 @@ import { builtBinary, KUBERNETES_BIN_DIR, systemBinary } from "../scripts/env/bi
 import { BUSYBOX_IMAGE } from "../scripts/env/busybox-image.js";
 import { runCommand } from "../scripts/env/run-command.js";
 import { startTestCloudcore } from "../test/test-cloudcore.js";
+import { joinTestNode, testEdgecoreConfig } from "../test/test-edgecore.js";
 import { untilValue } from "../test/until.js";
-import { EdgecoreConfigSchema } from "./config.js";
 import { Edgecore } from "./edgecore.js";
 import { Labels } from "./edged/runtime-config.js";
-import { joinCloud, type NodeCredentials } from "./hub/join.js";
+import type { NodeCredentials } from "./hub/join.js";
 
 const env = inject("env");
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -57,21 +57,10 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
     });
   const startEdgecore = async (): Promise<Edgecore> => {
-    const config = EdgecoreConfigSchema.parse({
-      nodeName,
-      tunnelServer: `127.0.0.1:${tunnelPort}`,
-      certDir: join(work, "certs"),
-      dataDir: join(work, "data"),
-      podLogDir: join(work, "logs"),
-      containerdSocket: socket,
-      nodeIP: "127.0.0.1",
-      labels: { "edgefleet.io/test": namespace },
-      metaServerPort: 0,
-      heartbeatInterval: "1s",
-      leaseRenewInterval: "2s",
-      nodeStatusInterval: "2s",
-      podSyncInterval: "500ms",
-    });
+    const config = testEdgecoreConfig(
+      { nodeName, tunnelPort, work, containerdSocket: socket },
+      { labels: { "edgefleet.io/test": namespace } },
+    );
     const core = new Edgecore({ config, credentials, log });
     await core.start();
     return core;
@@ -107,13 +96,7 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     cloudcore = await startCloudcore();
     tunnelPort = cloudcore.hub.port;
     await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    const { token } = await cloudcore.tokens.create({ ttlSeconds: 600, description: "edgecore test" });
-    credentials = await joinCloud({
-      server: `127.0.0.1:${cloudcore.certificates.port}`,
-      token,
-      nodeName,
-      certDir: join(work, "certs"),
-    });
+    credentials = await joinTestNode(cloudcore, nodeName, work);
     edgecore = await startEdgecore();
   }, 120_000);
 

@@ -13,7 +13,8 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Command } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { pino } from "pino";
-import { Cloudcore } from "../../cloudcore/cloudcore.js";
+import type { Cloudcore } from "../../cloudcore/cloudcore.js";
+import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
@@ -80,17 +81,7 @@ async function main(flags: Flags): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromFile(env.info.kubernetes?.kubeconfig ?? "");
     const rest = await KubeRest.create(kc);
-    cloudcore = await Cloudcore.start({
-      kubeConfig: kc,
-      advertise: { dnsNames: [], ipAddresses: ["127.0.0.1"] },
-      host: "127.0.0.1",
-      tunnelPort: 0,
-      certificatePort: 0,
-      kubeedgePort: null,
-      metricsPort: null,
-      deviceWebhook: null,
-      logger: log,
-    });
+    cloudcore = await startTestCloudcore(kc, undefined, { logger: log });
     const { token } = await cloudcore.tokens.create({
       ttlSeconds: 3600,
       description: "bench:edgecore-memory",

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Cloudcore } from "../../cloudcore/cloudcore.js";
 import { KubeRest, PatchType } from "../../cloudcore/kube/kube-rest.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
+import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
 import { untilValue } from "../../test/until.js";
-import { EdgecoreConfigSchema } from "../config.js";
 import { Edgecore } from "../edgecore.js";
-import { joinCloud } from "../hub/join.js";
 import { ModbusMapper } from "./mappers/modbus-mapper.js";
 import { startModbusServer, type TestModbusServer } from "./testkit/modbus-server.js";
 
@@ -57,27 +56,13 @@ describe("a Modbus device end to end: Device CR → edgecore → MQTT → mapper
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
     });
     await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
-    const { token } = await cloudcore.tokens.create({ ttlSeconds: 600, description: "modbus e2e" });
-    const credentials = await joinCloud({
-      server: `127.0.0.1:${cloudcore.certificates.port}`,
-      token,
-      nodeName,
-      certDir: join(work, "certs"),
-    });
+    const credentials = await joinTestNode(cloudcore, nodeName, work);
     const broker = env.mosquitto?.url ?? "";
     edgecore = new Edgecore({
-      config: EdgecoreConfigSchema.parse({
-        nodeName,
-        tunnelServer: `127.0.0.1:${cloudcore.hub.port}`,
-        dataDir: join(work, "data"),
-        podLogDir: join(work, "logs"),
-        containerdSocket: env.containerd?.socket ?? "",
-        nodeIP: "127.0.0.1",
-        labels: { "edgefleet.io/test": namespace },
-        metaServerPort: 0,
-        mqttBroker: broker,
-        heartbeatInterval: "1s",
-      }),
+      config: testEdgecoreConfig(
+        { nodeName, tunnelPort: cloudcore.hub.port, work, containerdSocket: env.containerd?.socket ?? "" },
+        { labels: { "edgefleet.io/test": namespace }, mqttBroker: broker },
+      ),
       credentials,
       log,
     });
