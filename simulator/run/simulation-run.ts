@@ -128,6 +128,21 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
     });
     return snap;
   };
+  /** After a wait for pods timed out: which pods are not Running, and whether the watch missed any. */
+  const explainShortfall = async (phase: string): Promise<void> => {
+    if (!workload) return;
+    try {
+      const { missedByWatch, notRunning } = await workload.reconcile();
+      if (missedByWatch.length > 0)
+        o.progress.log(
+          `${phase}: the pod watch missed ${missedByWatch.length} Running pods: ${missedByWatch.slice(0, 10).join(", ")}`,
+        );
+      if (notRunning.length > 0)
+        o.progress.log(`${phase}: not Running in the apiserver: ${notRunning.slice(0, 10).join(", ")}`);
+    } catch (err) {
+      o.progress.log(`${phase}: could not list pods to explain the shortfall: ${(err as Error).message}`);
+    }
+  };
   /** Samples every second until `done` or the phase times out; returns whether `done` held. */
   const until = async (done: (s: FleetSnapshot) => boolean): Promise<boolean> => {
     const deadline = Date.now() + o.phaseTimeoutMs;
@@ -187,8 +202,9 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
         o.podMode === "bound"
           ? workload.createBoundPods(nodes, o.podsPerNode, o.podQps)
           : workload.createDeployments(nodes.length, o.podsPerNode, o.podQps);
-      await until(() => workload.running >= total);
+      const allRunning = await until(() => workload.running >= total);
       await creating;
+      if (!allRunning) await explainShortfall("pods");
       o.progress.log(`pods: ${workload.running}/${total} Running (${workload.errors} create errors)`);
     }
 
@@ -217,6 +233,7 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
       } else if (workload && o.podMode === "bound") {
         const { deleted, created } = await workload.churnBoundPods(phase.fraction, o.podQps);
         const settled = await until(() => workload.settled(deleted, created));
+        if (!settled) await explainShortfall("churn");
         o.progress.log(
           `churn: replaced ${deleted.length} pods${settled ? "" : " (not all settled in time)"}; ${workload.running} Running`,
         );

@@ -193,6 +193,35 @@ export class PodWorkload {
     return gone.every((k) => !this.#present.has(k)) && running.every((k) => this.#runningPods.has(k));
   }
 
+  /**
+   * Compares the watch's view with a fresh list from the apiserver, for a wait that timed out:
+   * pods the apiserver has Running and Ready that the watch missed (which are then counted), and
+   * pods that are not Running there, with their phase and node, so a report says which side is
+   * behind.
+   */
+  async reconcile(): Promise<{ readonly missedByWatch: string[]; readonly notRunning: string[] }> {
+    const { rest, namespace } = this.options;
+    const list = await rest.list<PodJson>(`/api/v1/namespaces/${namespace}/pods`, {
+      labelSelector: this.#selector,
+    });
+    const missedByWatch: string[] = [];
+    const notRunning: string[] = [];
+    for (const pod of list.items) {
+      const key = `${namespace}/${pod.metadata?.name ?? ""}`;
+      if (pod.metadata?.deletionTimestamp) continue;
+      if (isRunningAndReady(pod)) {
+        if (!this.#runningPods.has(key)) {
+          missedByWatch.push(key);
+          this.#runningPods.add(key);
+          this.#present.add(key);
+        }
+      } else {
+        notRunning.push(`${key} (${pod.status?.phase ?? "no status"} on ${pod.spec?.nodeName ?? "no node"})`);
+      }
+    }
+    return { missedByWatch, notRunning };
+  }
+
   async #createBound(name: string, node: string): Promise<boolean> {
     const created = await this.#create(`/api/v1/namespaces/${this.options.namespace}/pods`, name, {
       metadata: { name, labels: this.#labels },
