@@ -15,6 +15,8 @@ import { joinTestNode, testEdgecoreConfig } from "../test/test-edgecore.js";
 import { untilValue } from "../test/until.js";
 import { Edgecore } from "./edgecore.js";
 import { Labels } from "./edged/runtime-config.js";
+import { streamContainerLog } from "./stream/container-logs.js";
+import { ContainerNotFoundError, locateContainerLog } from "./stream/log-locator.js";
 import type { NodeCredentials } from "./hub/join.js";
 
 const env = inject("env");
@@ -174,6 +176,38 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     expect(ns?.trim()).toBe(namespace);
     expect(Number(tokenBytes)).toBeGreaterThan(100);
     expect(caLine).toBe("-----BEGIN CERTIFICATE-----");
+  });
+
+  it("reads a container's log from the runtime's log file, as /containerLogs serves it", async () => {
+    const [pod] = await webPods();
+    if (!pod || !edgecore) throw new Error("no pod");
+    const located = await locateContainerLog(edgecore.cri, {
+      node: nodeName,
+      namespace,
+      pod: pod.metadata.name,
+      container: "web",
+    });
+    expect(located.path).toMatch(/web\/0\.log$/);
+    expect(await located.running()).toBe(true);
+    let out = "";
+    await streamContainerLog(located.path, { tailLines: 1 }, async (chunk) => void (out += chunk), located);
+    expect(out).toBe("started\n");
+    out = "";
+    await streamContainerLog(
+      located.path,
+      { timestamps: true },
+      async (chunk) => void (out += chunk),
+      located,
+    );
+    expect(out).toMatch(new RegExp(`^\\S+Z greeting=hello from ${suffix}\\n\\S+Z started\\n$`));
+    await expect(
+      locateContainerLog(edgecore.cri, {
+        node: nodeName,
+        namespace,
+        pod: pod.metadata.name,
+        container: "nope",
+      }),
+    ).rejects.toThrow(ContainerNotFoundError);
   });
 
   it("gives a container env from a ConfigMap, a Secret and the downward API, and its memory and CPU limits", async () => {
