@@ -301,6 +301,63 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     );
   });
 
+  it("runs init containers first, shares an emptyDir with them, and gates Ready on the readiness probe", async () => {
+    await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
+      body: {
+        metadata: { name: "probed" },
+        spec: {
+          nodeName,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          initContainers: [
+            {
+              name: "prepare",
+              image: BUSYBOX_IMAGE,
+              command: ["sh", "-c", "echo prepared > /work/state"],
+              volumeMounts: [{ name: "work", mountPath: "/work" }],
+            },
+          ],
+          containers: [
+            {
+              name: "app",
+              image: BUSYBOX_IMAGE,
+              command: ["sh", "-c", "cat /work/state; exec sleep 3600"],
+              volumeMounts: [{ name: "work", mountPath: "/work" }],
+              readinessProbe: { exec: { command: ["test", "-f", "/tmp/ready"] }, periodSeconds: 1 },
+            },
+          ],
+          volumes: [{ name: "work", emptyDir: {} }],
+        },
+      },
+    });
+    const probed = async (): Promise<PodJson | undefined> =>
+      (await pods()).find((p) => p.metadata.name === "probed");
+    const running = await untilValue("the probed pod Running", 60_000, async () => {
+      const p = await probed();
+      return p?.status?.phase === "Running" ? p : undefined;
+    });
+    // Running but not Ready: the probe's file does not exist yet.
+    expect(running.status?.containerStatuses?.[0]?.ready).toBe(false);
+    const id = await runningContainer(running.metadata.uid);
+    const cri = edgecore?.cri;
+    expect(
+      (await cri?.execSync({ containerId: id, cmd: ["cat", "/work/state"], timeout: 10 }))?.stdout.toString(),
+    ).toBe("prepared\n");
+    await cri?.execSync({ containerId: id, cmd: ["touch", "/tmp/ready"], timeout: 10 });
+    await untilValue("the probed pod Ready", 30_000, async () =>
+      (await probed())?.status?.containerStatuses?.[0]?.ready === true ? true : undefined,
+    );
+    const init = (await probed())?.status as
+      { initContainerStatuses?: { state?: { terminated?: { exitCode?: number } } }[] } | undefined;
+    expect(init?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    await rest.request("delete", `/api/v1/namespaces/${namespace}/pods/probed`);
+    await untilValue("the probed pod to go", 30_000, async () =>
+      (await probed()) === undefined && edgecore?.meta.store.get(`${namespace}/pod/probed`) === undefined
+        ? true
+        : undefined,
+    );
+  });
+
   it("restarts a killed container per restartPolicy, and the restart count rises in the apiserver", async () => {
     const [pod] = await webPods();
     if (!pod) throw new Error("no pod");
