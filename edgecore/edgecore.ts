@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { Group, Operation } from "../protocol/constants.js";
+import { Group } from "../protocol/constants.js";
 import type { Message } from "../protocol/message.js";
 import type { EdgecoreConfig } from "./config.js";
 import type { DeviceTwin } from "./devices/device-twin.js";
@@ -17,6 +17,7 @@ import { MetaServer } from "./meta/meta-server.js";
 import { MetaStore } from "./meta/meta-store.js";
 import { createEdgecoreMetrics, type EdgecoreMetrics } from "./metrics.js";
 import { NodeAgent } from "./node/node-agent.js";
+import { replyFailure } from "./upstream/replies.js";
 import { confirmPodDeletion } from "./upstream/requests.js";
 
 /** Reads the node's certificate, key and the cloud CA as `edgecore join` stored them. */
@@ -109,12 +110,8 @@ export class Edgecore {
       tokens,
       reporter: this.reporter,
       confirmDeletion: async (namespace, name, uid) => {
-        const reply = await this.hub.request(confirmPodDeletion(namespace, name, uid));
-        const status = (reply.content as { ErrStatus?: { code?: number; message?: string } } | null)
-          ?.ErrStatus;
-        if (reply.route.operation === Operation.Error) throw new Error(String(reply.content));
-        if (status && status.code !== 404)
-          throw new Error(status.message ?? `pod deletion refused (${status.code})`);
+        const failure = replyFailure(await this.hub.request(confirmPodDeletion(namespace, name, uid)));
+        if (failure && failure.code !== 404) throw new Error(failure.message);
         tokens.forget(uid);
         // The pod with this UID is gone from the apiserver (deleted now, or already: 404). The
         // node drops its copy itself rather than wait for the cloud's delete, which a cloudcore

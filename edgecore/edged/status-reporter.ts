@@ -4,6 +4,7 @@ import { Group, Operation, Source } from "../../protocol/constants.js";
 import { newMessage, type Message } from "../../protocol/message.js";
 import { backoffDelay } from "../../protocol/backoff.js";
 import type { EdgecoreMetrics } from "../metrics.js";
+import { replyFailure } from "../upstream/replies.js";
 
 /** What the reporter needs of edgehub. */
 export interface StatusChannel {
@@ -23,14 +24,6 @@ interface Entry {
   inFlight: boolean;
   failures: number;
   retryAt: number;
-}
-
-/** The reply carries an error (ObjectResp.Err or an `error` operation). */
-function replyError(reply: Message): string | undefined {
-  if (reply.route.operation === Operation.Error) return String(reply.content);
-  const err = (reply.content as { Err?: { ErrStatus?: { message?: string; code?: number } } | null } | null)
-    ?.Err;
-  return err ? `${err.ErrStatus?.code ?? ""} ${err.ErrStatus?.message ?? "error"}`.trim() : undefined;
 }
 
 /**
@@ -122,8 +115,8 @@ export class PodStatusReporter {
     this.hub
       .request(message)
       .then((reply) => {
-        const error = replyError(reply);
-        if (error) throw new Error(error);
+        const failure = replyFailure(reply);
+        if (failure) throw new Error(`${failure.code ?? ""} ${failure.message}`.trim());
         entry.accepted = status;
         entry.failures = 0;
         this.metrics.podStatusReports.inc({ result: "ok" });

@@ -2,6 +2,7 @@ import { cpus, totalmem } from "node:os";
 import type { Logger } from "pino";
 import type { Message } from "../../protocol/message.js";
 import { backoffDelay } from "../../protocol/backoff.js";
+import { replyError } from "../upstream/replies.js";
 import { nodeStatusHeartbeat, kubeTime, registerNode, renewLease } from "../upstream/requests.js";
 
 /** What the node agent needs of edgehub. */
@@ -23,13 +24,6 @@ export interface NodeAgentOptions {
   /** How often the Ready condition is reported (KubeEdge's nodeStatusUpdateFrequency, 10 s). */
   readonly statusIntervalMs: number;
   readonly log: Logger;
-}
-
-/** The cloud's answer carried an error (an ObjectResp with Err, or an `error` operation). */
-function replyError(reply: Message): string | undefined {
-  if (reply.route.operation === "error") return String(reply.content);
-  const err = (reply.content as { Err?: { ErrStatus?: { message?: string } } | null } | null)?.Err;
-  return err ? (err.ErrStatus?.message ?? "error") : undefined;
 }
 
 /**

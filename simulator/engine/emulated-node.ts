@@ -7,6 +7,7 @@ import {
   registerNode,
   renewLease,
 } from "../../edgecore/upstream/requests.js";
+import { replyError } from "../../edgecore/upstream/replies.js";
 import { OK_CONTENT, Operation, ResourceType, Source } from "../../protocol/constants.js";
 import { responseTo, type Message } from "../../protocol/message.js";
 import { parseResource } from "../../protocol/resource.js";
@@ -42,18 +43,6 @@ interface HeldPod {
   running: boolean;
   deleting: boolean;
   timer: NodeJS.Timeout | undefined;
-}
-
-/** Did the cloud answer a request with an error (ObjectResp `Err`, a bare `ErrStatus`, or `error`)? */
-function replyError(reply: Message): string | undefined {
-  if (reply.route.operation === Operation.Error) return String(reply.content);
-  const content = reply.content as { Err?: unknown; ErrStatus?: { message?: string } } | null;
-  if (content && typeof content === "object") {
-    const status = (content.Err as { ErrStatus?: { message?: string } } | null | undefined)?.ErrStatus;
-    if (status) return status.message ?? "error";
-    if (content.ErrStatus) return content.ErrStatus.message ?? "error";
-  }
-  return undefined;
 }
 
 /**
