@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { Group } from "../protocol/constants.js";
@@ -19,23 +18,6 @@ import { createEdgecoreMetrics, type EdgecoreMetrics } from "./metrics.js";
 import { NodeAgent } from "./node/node-agent.js";
 import { replyFailure } from "./upstream/replies.js";
 import { confirmPodDeletion } from "./upstream/requests.js";
-
-/** Reads the node's certificate, key and the cloud CA as `edgecore join` stored them. */
-export function loadCredentials(certDir: string): EdgeCredentials {
-  const read = (file: string): string => {
-    try {
-      return readFileSync(join(certDir, file), "utf8");
-    } catch (err) {
-      throw new Error(
-        `cannot read ${join(certDir, file)} (run \`edgecore join\` first): ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
-  };
-  return { caPem: read("ca.crt"), certPem: read("node.crt"), keyPem: read("node.key") };
-}
 
 export interface EdgecoreOptions {
   readonly config: EdgecoreConfig;

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { pino } from "pino";
 import { loadEdgecoreConfig } from "../config.js";
-import { Edgecore, loadCredentials } from "../edgecore.js";
+import { Edgecore } from "../edgecore.js";
+import { loadCredentials } from "../hub/join.js";
 
 const port = (value: string): number => {
   if (!/^\d+$/.test(value) || Number(value) > 65535)

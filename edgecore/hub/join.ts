@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -44,6 +44,34 @@ export function parseJoinToken(token: string): { readonly caHash: string; readon
   return { caHash: match[1], jwt: match[2] };
 }
 
+/** Where a joined node keeps its credentials: one layout for `edgecore join` and `edgecore run`. */
+export function credentialFiles(certDir: string): { caFile: string; certFile: string; keyFile: string } {
+  return {
+    caFile: join(certDir, "ca.crt"),
+    certFile: join(certDir, "node.crt"),
+    keyFile: join(certDir, "node.key"),
+  };
+}
+
+/** Reads the node's certificate, key and the cloud CA as joinCloud stored them. */
+export function loadCredentials(certDir: string): NodePems {
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw new JoinError(
+        `cannot read ${file} (run \`edgecore join\` first): ${(err as Error).message}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  };
+  const { caFile, certFile, keyFile } = credentialFiles(certDir);
+  return { caPem: read(caFile), certPem: read(certFile), keyPem: read(keyFile) };
+}
+
 /**
  * KubeEdge's join: fetch the CA over unverified TLS and pin it by the hash in the token; create a
  * P-256 key and a CSR for `system:node:<node>`; send it with the token to `/edge.crt` over TLS now
@@ -52,9 +80,7 @@ export function parseJoinToken(token: string): { readonly caHash: string; readon
 export async function joinCloud(options: JoinOptions): Promise<NodeCredentials> {
   const { caPem, certPem, keyPem } = await requestNodeCertificate(options);
   mkdirSync(options.certDir, { recursive: true, mode: 0o700 });
-  const caFile = join(options.certDir, "ca.crt");
-  const certFile = join(options.certDir, "node.crt");
-  const keyFile = join(options.certDir, "node.key");
+  const { caFile, certFile, keyFile } = credentialFiles(options.certDir);
   // Key first, certificate last: a node.crt on disk always has its key beside it.
   writeAtomic(keyFile, keyPem, 0o600);
   writeAtomic(caFile, caPem, 0o644);
