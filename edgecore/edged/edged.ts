@@ -21,7 +21,7 @@ import {
 } from "./pod-status.js";
 import { Prober } from "./prober.js";
 import { RestartBackoff, shouldRestart } from "./restart-backoff.js";
-import { containerConfig, INIT_CONTAINER_ANNOTATION, Labels, sandboxConfig } from "./runtime-config.js";
+import { containerConfig, Labels, sandboxConfig } from "./runtime-config.js";
 import type { PodStatusReporter } from "./status-reporter.js";
 import { prepareVolumes, type TokenSource } from "./volumes.js";
 
@@ -62,10 +62,8 @@ const DEFAULT_GRACE_SECONDS = 30;
 /** An image pull over an edge link may be slow, but not endless. */
 const PULL_TIMEOUT_MS = 10 * 60_000;
 
-const ms = (nanos: string): number => nanos2ms(nanos);
-function nanos2ms(nanos: string): number {
-  return nanosToDate(nanos)?.getTime() ?? 0;
-}
+/** CRI's int64 nanosecond times as milliseconds since the epoch; 0 when unset. */
+const ms = (nanos: string): number => nanosToDate(nanos)?.getTime() ?? 0;
 
 /**
  * edged: runs the node's pods on containerd through CRI, the kubelet's pod workers in small. Every
@@ -80,9 +78,9 @@ export class Edged {
   readonly #prober: Prober;
   readonly #conditions = new Map<string, readonly PodCondition[]>();
   readonly #startTimes = new Map<string, string>();
-  readonly #lastStatus = new Map<string, string>();
+  /** The last status computed per pod UID: as JSON (to tell edged's own store writes) and its phase. */
+  readonly #lastStatus = new Map<string, { readonly json: string; readonly phase: string }>();
   readonly #confirmed = new Set<string>();
-  readonly #waiting = new Map<string, Map<string, Waiting>>();
   /** The pods the node should run, by UID, as of the latest sync round. */
   #desired = new Map<string, Pod>();
   /** Failed image pulls: no new attempt before `until`. */
@@ -152,7 +150,7 @@ export class Edged {
   #isOwnEcho(event: StoreEvent): boolean {
     const status = JSON.stringify(event.object.object["status"] ?? null);
     const uid = event.object.object.metadata?.uid ?? "";
-    return this.#lastStatus.get(uid) === status;
+    return this.#lastStatus.get(uid)?.json === status;
   }
 
   async #syncAll(): Promise<void> {
@@ -186,8 +184,7 @@ export class Edged {
     for (const uid of runtime.keys()) if (!desired.has(uid)) this.#schedule(uid);
     const phases = new Map<string, number>();
     for (const pod of desired.values()) {
-      const phase =
-        (JSON.parse(this.#lastStatus.get(pod.metadata.uid) ?? "{}") as { phase?: string }).phase ?? "Pending";
+      const phase = this.#lastStatus.get(pod.metadata.uid)?.phase ?? "Pending";
       phases.set(phase, (phases.get(phase) ?? 0) + 1);
     }
     this.options.metrics.pods.reset();
@@ -249,16 +246,16 @@ export class Edged {
       return;
     }
     const waiting = new Map<string, Waiting>();
-    this.#waiting.set(uid, waiting);
     const hostNetwork = this.options.forceHostNetwork === true || pod.spec.hostNetwork === true;
     if (!this.#startTimes.has(uid))
       this.#startTimes.set(uid, new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
 
     // Sandbox: reuse the ready one; a sandbox that died takes its containers with it.
     const sandboxes = runtime?.sandboxes ?? [];
-    let sandbox = sandboxes.find((s) => s.state === "SANDBOX_READY");
+    let sandboxId = sandboxes.find((s) => s.state === "SANDBOX_READY")?.id;
     const terminal = this.#isTerminal(pod, runtime);
-    if (!sandbox && !terminal) {
+    let containers = runtime?.containers ?? [];
+    if (sandboxId === undefined && !terminal) {
       const attempt = sandboxes.reduce((max, s) => Math.max(max, (s.metadata?.attempt ?? 0) + 1), 0);
       for (const dead of sandboxes)
         await this.#cri("RemovePodSandbox", () => this.options.cri.removePodSandbox(dead.id));
@@ -268,34 +265,38 @@ export class Edged {
         attempt,
         hostNetwork,
       });
-      const { podSandboxId } = await this.#cri("RunPodSandbox", () =>
+      ({ podSandboxId: sandboxId } = await this.#cri("RunPodSandbox", () =>
         this.options.cri.runPodSandbox({ config }),
-      );
-      const status = await this.options.cri.podSandboxStatus(podSandboxId);
-      sandbox = status.status as PodSandbox;
-      runtime = { sandboxes: [sandbox], containers: [] };
+      ));
+      containers = [];
     }
     let observedSandbox: ObservedSandbox | undefined;
-    if (sandbox) {
-      const status = await this.options.cri.podSandboxStatus(sandbox.id);
+    let sandboxAttempt = 0;
+    if (sandboxId !== undefined) {
+      // The sandbox's IP is only in its status: one call, for a new sandbox as for an old one.
+      const { status } = await this.options.cri.podSandboxStatus(sandboxId);
+      sandboxAttempt = status.metadata?.attempt ?? 0;
       observedSandbox = {
-        id: sandbox.id,
-        ready: status.status.state === "SANDBOX_READY",
-        ip: status.status.network?.ip ?? "",
-        createdAt: ms(status.status.createdAt),
+        id: status.id,
+        ready: status.state === "SANDBOX_READY",
+        ip: status.network?.ip ?? "",
+        createdAt: ms(status.createdAt),
       };
+      containers = containers.filter((c) => c.podSandboxId === sandboxId);
     }
-    const containers = (runtime?.containers ?? []).filter((c) => !sandbox || c.podSandboxId === sandbox.id);
-    const observed = await this.#observe(containers);
+    let observed = await this.#observe(containers);
     const podIP = observedSandbox?.ip || (hostNetwork ? this.options.hostIP : "");
 
-    if (sandbox && !terminal) {
+    if (sandboxId !== undefined && !terminal) {
+      const podSandboxId = sandboxId;
       const sandboxCfg = sandboxConfig(pod, {
         node: this.options.nodeName,
         logRoot: this.options.logRoot,
-        attempt: sandbox.metadata?.attempt ?? 0,
+        attempt: sandboxAttempt,
         hostNetwork,
       });
+      /** Set once edged changed what runs (created, started or stopped a container) this round. */
+      let acted = false;
       try {
         const volumes = await prepareVolumes({
           pod,
@@ -330,21 +331,17 @@ export class Edged {
             hostNetwork,
             expand: (text) => expand(text, env),
           });
-          const sandboxId = sandbox?.id ?? "";
           let containerId: string;
           try {
             ({ containerId } = await this.#cri("CreateContainer", () =>
-              this.options.cri.createContainer({
-                podSandboxId: sandboxId,
-                config,
-                sandboxConfig: sandboxCfg,
-              }),
+              this.options.cri.createContainer({ podSandboxId, config, sandboxConfig: sandboxCfg }),
             ));
           } catch (err) {
             if (!(err instanceof CriError)) throw err;
             waiting.set(container.name, { reason: "CreateContainerError", message: err.message });
             return;
           }
+          acted = true;
           try {
             await this.#cri("StartContainer", () => this.options.cri.startContainer(containerId));
           } catch (err) {
@@ -364,7 +361,7 @@ export class Edged {
             "container started",
           );
         };
-        await this.#runContainers(pod, observed, waiting, start);
+        await this.#runContainers(pod, observed, waiting, start, () => (acted = true));
       } catch (err) {
         if (!(err instanceof ContainerConfigError)) throw err;
         for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
@@ -372,21 +369,17 @@ export class Edged {
             waiting.set(c.name, { reason: err.reason, message: err.message });
         }
       }
-      // What was started shows in the status on the next round; re-observe now for a prompt report.
-      const after = await this.options.cri.listContainers({
-        labelSelector: { [Labels.podUid]: uid, [Labels.node]: this.options.nodeName },
-      });
-      const fresh = await this.#observe(after.filter((c) => c.podSandboxId === sandbox?.id));
-      observed.latest.clear();
-      observed.previous.clear();
-      for (const [k, v] of fresh.latest) observed.latest.set(k, v);
-      for (const [k, v] of fresh.previous) observed.previous.set(k, v);
-      for (const [name, c] of observed.latest) if (c.state === "running") waiting.delete(name);
-      await this.#removeOldInstances(
-        after.filter((c) => c.podSandboxId === sandbox?.id),
-        observed.latest,
-        observed.previous,
-      );
+      if (acted) {
+        // What edged just did shows in this round's status, not only the next one's.
+        containers = (
+          await this.options.cri.listContainers({
+            labelSelector: { [Labels.podUid]: uid, [Labels.node]: this.options.nodeName },
+          })
+        ).filter((c) => c.podSandboxId === podSandboxId);
+        observed = await this.#observe(containers);
+        for (const [name, c] of observed.latest) if (c.state === "running") waiting.delete(name);
+      }
+      await this.#removeOldInstances(containers, observed.latest, observed.previous);
       this.#prober.track(pod, observed.latest, podIP);
     }
 
@@ -403,9 +396,9 @@ export class Edged {
       now: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
     });
     this.#conditions.set(uid, status["conditions"] as PodCondition[]);
-    const text = JSON.stringify(status);
-    if (this.#lastStatus.get(uid) !== text) {
-      this.#lastStatus.set(uid, text);
+    const json = JSON.stringify(status);
+    if (this.#lastStatus.get(uid)?.json !== json) {
+      this.#lastStatus.set(uid, { json, phase: String(status["phase"]) });
       this.options.meta.setLocalStatus(`${pod.metadata.namespace}/pod/${pod.metadata.name}`, status);
     }
     // Always offered: the reporter sends only what the cloud has not accepted.
@@ -414,7 +407,7 @@ export class Edged {
 
   /** A pod that finished for good (Succeeded, or Failed under its policy) runs nothing more. */
   #isTerminal(pod: Pod, runtime: RuntimePod | undefined): boolean {
-    const phase = (JSON.parse(this.#lastStatus.get(pod.metadata.uid) ?? "{}") as { phase?: string }).phase;
+    const phase = this.#lastStatus.get(pod.metadata.uid)?.phase;
     return (phase === "Succeeded" || phase === "Failed") && (runtime?.containers.length ?? 0) > 0;
   }
 
@@ -424,6 +417,7 @@ export class Edged {
     observed: { latest: Map<string, ObservedContainer> },
     waiting: Map<string, Waiting>,
     start: (container: Container, init: boolean, attempt: number, reason: string) => Promise<void>,
+    acted: () => void,
   ): Promise<void> {
     const policy = pod.spec.restartPolicy ?? "Always";
     const describe = (c: Container): string =>
@@ -436,8 +430,10 @@ export class Edged {
     for (const c of pod.spec.initContainers ?? []) {
       const latest = observed.latest.get(c.name);
       if (!latest) return start(c, true, 0, "create");
-      if (latest.state === "created")
+      if (latest.state === "created") {
+        acted();
         return this.#cri("StartContainer", () => this.options.cri.startContainer(latest.id));
+      }
       if (latest.state === "running" || latest.state === "unknown") return;
       if (latest.exitCode === 0) continue;
       // A failed init container: retried unless the pod never restarts (then the pod has Failed).
@@ -451,11 +447,13 @@ export class Edged {
         continue;
       }
       if (latest.state === "created") {
+        acted();
         await this.#cri("StartContainer", () => this.options.cri.startContainer(latest.id));
         continue;
       }
       if (latest.state === "running" && this.#prober.failedLiveness(pod.metadata.uid, c.name)) {
         this.#log.info({ pod: pod.metadata.name, container: c.name }, "liveness probe failed; restarting");
+        acted();
         await this.#cri("StopContainer", () =>
           this.options.cri.stopContainer({
             containerId: latest.id,
@@ -602,7 +600,6 @@ export class Edged {
     this.#conditions.delete(uid);
     this.#startTimes.delete(uid);
     this.#lastStatus.delete(uid);
-    this.#waiting.delete(uid);
     rmSync(join(this.options.podsDir, uid), { recursive: true, force: true });
   }
 
@@ -622,7 +619,3 @@ export class Edged {
     }
   }
 }
-
-/** The init-container annotation, exported for tests that look at what edged created. */
-export const isInitContainer = (c: CriContainer): boolean =>
-  c.annotations[INIT_CONTAINER_ANNOTATION] === "true";
