@@ -13,7 +13,7 @@ export const Labels = {
   node: "edgefleet.io/node",
 } as const;
 
-/** Annotation recording the container's restart policy context: which pod generation created it. */
+/** Marks the containers edged created for init containers (seen in `crictl inspect`). */
 export const INIT_CONTAINER_ANNOTATION = "edgefleet.io/init-container";
 
 /** `/var/log/pods/<ns>_<name>_<uid>`, under the node's log root. */

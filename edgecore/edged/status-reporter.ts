@@ -84,13 +84,6 @@ export class PodStatusReporter {
     this.#pods.delete(`${namespace}/${name}`);
   }
 
-  /** Pods whose newest status the cloud has not accepted yet. */
-  get pending(): number {
-    let n = 0;
-    for (const entry of this.#pods.values()) if (!isDeepStrictEqual(entry.latest, entry.accepted)) n++;
-    return n;
-  }
-
   stop(): void {
     clearInterval(this.#timer);
     this.#unsubscribe();

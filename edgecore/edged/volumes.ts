@@ -58,7 +58,12 @@ export async function prepareVolumes(context: VolumeContext): Promise<Map<string
   const namespace = pod.metadata.namespace;
   const paths = new Map<string, string>();
   for (const volume of pod.spec.volumes ?? []) {
-    const dir = join(podDir, "volumes", volumeKind(volume), volume.name);
+    const kind = volumeKind(volume);
+    if (kind === "unsupported")
+      throw new ContainerConfigError(
+        `volume "${volume.name}": this volume type is not supported on edge nodes`,
+      );
+    const dir = join(podDir, "volumes", kind, volume.name);
     if (volume.hostPath) {
       if (volume.hostPath.type === "DirectoryOrCreate") mkdirSync(volume.hostPath.path, { recursive: true });
       else if (volume.hostPath.type === "Directory" && !existsSync(volume.hostPath.path))
@@ -66,11 +71,7 @@ export async function prepareVolumes(context: VolumeContext): Promise<Map<string
       paths.set(volume.name, volume.hostPath.path);
       continue;
     }
-    if (volume.emptyDir || volumeKind(volume) === "unsupported") {
-      if (!volume.emptyDir)
-        throw new ContainerConfigError(
-          `volume "${volume.name}": this volume type is not supported on edge nodes`,
-        );
+    if (volume.emptyDir) {
       mkdirSync(dir, { recursive: true });
       paths.set(volume.name, dir);
       continue;

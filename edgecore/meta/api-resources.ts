@@ -102,7 +102,3 @@ export const apiVersionOf = (r: ApiResource): string =>
 export function resourceByPath(group: string, version: string, plural: string): ApiResource | undefined {
   return API_RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
 }
-
-export function resourceByType(type: string): ApiResource | undefined {
-  return API_RESOURCES.find((r) => r.type === type);
-}

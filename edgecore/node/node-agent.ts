@@ -44,11 +44,6 @@ export class NodeAgent {
     this.#log = options.log.child({ component: "nodeagent" });
   }
 
-  /** True once the Node is registered on the current connection. */
-  get registered(): boolean {
-    return this.#registered;
-  }
-
   start(): void {
     this.#unsubscribe = this.options.hub.onStatus((status) => {
       if (status.type === "connected") void this.#register();

@@ -1,4 +1,4 @@
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** One line of a CRI container log (`<RFC3339Nano> <stdout|stderr> <P|F> <content>`). */
@@ -118,6 +118,15 @@ export async function streamContainerLog(
       return lines;
     };
 
+    /** Emits the entries these raw lines complete; false once limitBytes is used up. */
+    const emitLines = async (lines: readonly string[]): Promise<boolean> => {
+      for (const raw of lines) {
+        const entry = assembler.push(raw);
+        if (entry && !(await emit(entry))) return false;
+      }
+      return true;
+    };
+
     // What is there now, with tailLines counted in whole entries.
     const entries: Entry[] = [];
     for (const raw of await readAvailable()) {
@@ -130,39 +139,19 @@ export async function streamContainerLog(
     if (!options.follow) return;
 
     const pollMs = control.pollMs ?? 100;
-    for (;;) {
-      if (control.signal?.aborted) return;
+    while (!control.signal?.aborted) {
       const lines = await readAvailable();
-      for (const raw of lines) {
-        const entry = assembler.push(raw);
-        if (entry && !(await emit(entry))) return;
+      if (!(await emitLines(lines))) return;
+      if (lines.length > 0) continue;
+      if (!(await control.running())) {
+        // Stopped: send whatever it wrote before stopping, until a read finds nothing more.
+        for (let last = await readAvailable(); last.length > 0; last = await readAvailable())
+          if (!(await emitLines(last))) return;
+        return;
       }
-      if (lines.length === 0) {
-        // Nothing new: stop once the container has stopped and everything it wrote was sent.
-        if (!(await control.running())) {
-          const last = await readAvailable();
-          for (const raw of last) {
-            const entry = assembler.push(raw);
-            if (entry && !(await emit(entry))) return;
-          }
-          if (last.length === 0) return;
-          continue;
-        }
-        await sleep(pollMs, undefined, control.signal ? { signal: control.signal } : {}).catch(
-          () => undefined,
-        );
-      }
+      await sleep(pollMs, undefined, control.signal ? { signal: control.signal } : {}).catch(() => undefined);
     }
   } finally {
     await file.close();
-  }
-}
-
-/** True if the log file exists (a container that never started has none). */
-export async function logExists(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
   }
 }
