@@ -15,6 +15,7 @@ import * as hdr from "hdr-histogram-js";
 import { pino } from "pino";
 import type { Cloudcore } from "../../cloudcore/cloudcore.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
+import { untilValue } from "../../test/until.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
@@ -35,16 +36,6 @@ interface Flags {
 const MiB = 1024 * 1024;
 const log = pino({ level: "warn" });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /** Samples the process's RSS every second for `seconds`; returns the samples in bytes. */
 async function sampleRss(pid: number, seconds: number): Promise<number[]> {
@@ -132,7 +123,7 @@ async function main(flags: Flags): Promise<void> {
       edgecore.once("exit", (code) => reject(new Error(`edgecore exited (${code}): ${text.slice(-2000)}`)));
     });
     const pid = edgecore.pid ?? 0;
-    await until("the node to be Ready", 60_000, async () => {
+    await untilValue("the node to be Ready", 60_000, async () => {
       const node = await rest.get(`/api/v1/nodes/${nodeName}`).catch(() => undefined);
       const ready = (
         node?.["status"] as { conditions?: { type: string; status: string }[] } | undefined
@@ -164,7 +155,7 @@ async function main(flags: Flags): Promise<void> {
       numberOfSignificantValueDigits: 3,
     });
     const seen = new Set<string>();
-    await until(`${flags.pods} pods Running`, 300_000, async () => {
+    await untilValue(`${flags.pods} pods Running`, 300_000, async () => {
       const list = (await rest.get(`/api/v1/namespaces/${namespace}/pods`)) as unknown as {
         items: { metadata: { name: string }; status?: { phase?: string } }[];
       };
