@@ -11,6 +11,12 @@ export const StreamMessageType = {
   RemoveConnect: 4,
   CloseConnect: 5,
   AttachConnect: 6,
+  /**
+   * edgefleet's extension, never sent to a KubeEdge peer: the receiver of a session's data returns
+   * credit (data = uvarint bytes) as it delivers it, so each session has its own send window
+   * (protocol/stream-mux.ts).
+   */
+  Window: 7,
 } as const;
 export type StreamMessageType = (typeof StreamMessageType)[keyof typeof StreamMessageType];
 
@@ -32,13 +38,13 @@ export class StreamFrameError extends Error {
   readonly code = "EF_ERR_STREAM_FRAME";
 }
 
-function uvarintLength(value: number): number {
+export function uvarintLength(value: number): number {
   let n = 1;
   for (let v = value; v >= 0x80; v = Math.floor(v / 128)) n++;
   return n;
 }
 
-function writeUvarint(value: number, into: Uint8Array, at: number): number {
+export function writeUvarint(value: number, into: Uint8Array, at: number): number {
   let v = value;
   while (v >= 0x80) {
     into[at++] = (v % 128) | 0x80;
@@ -49,7 +55,7 @@ function writeUvarint(value: number, into: Uint8Array, at: number): number {
 }
 
 /** Go's binary.Uvarint, limited to safe integers. */
-function readUvarint(from: Uint8Array, at: number, field: string): [number, number] {
+export function readUvarint(from: Uint8Array, at: number, field: string): [number, number] {
   let value = 0;
   let scale = 1;
   for (let i = at; i < from.length && i < at + 8; i++) {
