@@ -1,4 +1,5 @@
 import { encodeMessage } from "../../protocol/encoder.js";
+import { StreamMux } from "../../protocol/stream-mux.js";
 import type { Message } from "../../protocol/message.js";
 import { CloseCode, type TunnelConnection } from "./tunnel-connection.js";
 
@@ -29,7 +30,7 @@ export type SessionState =
  */
 export class NodeSession {
   #state: SessionState = { type: "open" };
-  readonly #queue: string[] = [];
+  readonly #queue: (string | Uint8Array)[] = [];
   /** Enqueue time of each frame in #queue, same indexes. */
   readonly #queuedAt: number[] = [];
   #queueHead = 0;
@@ -37,6 +38,7 @@ export class NodeSession {
   /** Last time anything (keepalive or message) arrived from the edge. */
   lastSeen: number;
   readonly connectedAt: number;
+  #streams: StreamMux | undefined;
 
   constructor(
     readonly nodeName: string,
@@ -52,6 +54,13 @@ export class NodeSession {
     return this.#state;
   }
 
+  /** The stream sessions (logs, exec, port-forward) multiplexed over this tunnel. */
+  get streams(): StreamMux {
+    this.#streams ??= new StreamMux({ send: (frame) => this.sendFrame(frame) });
+    if (this.#state.type === "closed") this.#streams.closeAll("the tunnel is closed");
+    return this.#streams;
+  }
+
   get queuedFrames(): number {
     return this.#queue.length - this.#queueHead;
   }
@@ -65,7 +74,7 @@ export class NodeSession {
     return this.sendFrame(encodeMessage(message));
   }
 
-  sendFrame(frame: string): boolean {
+  sendFrame(frame: string | Uint8Array): boolean {
     if (this.#state.type !== "open") return false;
     if (this.queuedFrames === 0 && this.connection.bufferedAmount < this.options.highWaterMarkBytes) {
       this.connection.send(frame);
@@ -74,7 +83,7 @@ export class NodeSession {
     }
     this.#queue.push(frame);
     this.#queuedAt.push(this.options.now());
-    this.#queuedBytes += frame.length;
+    this.#queuedBytes += frameBytes(frame);
     this.observer.queued(1);
     if (this.#queuedBytes > this.options.maxQueuedBytes) {
       this.close(CloseCode.SlowConsumer, `edge is not reading: ${this.#queuedBytes} bytes queued`);
@@ -95,7 +104,7 @@ export class NodeSession {
       const frame = this.#queue[this.#queueHead] ?? "";
       const queuedAt = this.#queuedAt[this.#queueHead] ?? now;
       this.#queueHead++;
-      this.#queuedBytes -= frame.length;
+      this.#queuedBytes -= frameBytes(frame);
       this.connection.send(frame);
       this.observer.written(now - queuedAt);
       written++;
@@ -125,5 +134,10 @@ export class NodeSession {
     this.#queueHead = 0;
     this.#queuedBytes = 0;
     if (dropped > 0) this.observer.queued(-dropped);
+    this.#streams?.closeAll(`the tunnel closed (${code}${reason ? `: ${reason}` : ""})`);
   }
+}
+
+function frameBytes(frame: string | Uint8Array): number {
+  return typeof frame === "string" ? frame.length : frame.byteLength;
 }

@@ -4,6 +4,7 @@ import { decodeFrame } from "../../protocol/decoder.js";
 import { Operation } from "../../protocol/constants.js";
 import type { Message } from "../../protocol/message.js";
 import { parseResource } from "../../protocol/resource.js";
+import { StreamProtocolError } from "../../protocol/stream-mux.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import { NodeSession, type NodeSessionOptions, type SessionObserver } from "./node-session.js";
 import { StallGuard } from "./stall-guard.js";
@@ -143,6 +144,18 @@ export class SessionManager {
     this.#messages++;
     this.metrics.messagesIn.inc({ operation: message.route.operation ?? "", type: typeOf(message) });
     this.#handlers.onMessage?.(session, message);
+  }
+
+  /** One binary frame from `session`'s socket: a stream frame (logs, exec, port-forward data). */
+  receiveStream(session: NodeSession, frame: Uint8Array): void {
+    session.lastSeen = this.options.now();
+    try {
+      session.streams.receive(frame);
+    } catch (err) {
+      if (!(err instanceof StreamProtocolError)) throw err;
+      this.metrics.rejectedFrames.inc({ code: err.code });
+      this.log.warn({ node: session.nodeName, reason: err.message }, "stream frame rejected");
+    }
   }
 
   /** Sends to a connected node; false if it has no open tunnel here. */

@@ -3,8 +3,11 @@
  * edges, node:https + ws for KubeEdge edgecores).
  */
 export interface TunnelConnection {
-  /** Writes one text frame. The caller checks `bufferedAmount` first; this never queues itself. */
-  send(frame: string): void;
+  /**
+   * Writes one frame: a string as a text frame (a message), bytes as a binary frame (a stream
+   * frame). The caller checks `bufferedAmount` first; this never queues itself.
+   */
+  send(frame: string | Uint8Array): void;
   /** Bytes accepted but not yet written to the socket. */
   readonly bufferedAmount: number;
   /** Closes the connection; safe to call more than once. */

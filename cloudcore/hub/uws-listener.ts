@@ -66,9 +66,12 @@ export class UwsListener {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => void this.#upgrade(res, req, context),
       open: (ws) => this.#open(ws),
-      message: (ws, message) => {
+      message: (ws, message, isBinary) => {
         const { session } = ws.getUserData();
-        if (session) options.sessions.receive(session, message);
+        if (!session) return;
+        // uWS reuses the message's memory after this callback: stream data outlives it, so copy.
+        if (isBinary) options.sessions.receiveStream(session, new Uint8Array(message.slice(0)));
+        else options.sessions.receive(session, message);
       },
       drain: (ws) => ws.getUserData().session?.drain(),
       close: (ws, code, message) => {
@@ -157,7 +160,7 @@ export class UwsListener {
     const data = ws.getUserData();
     const connection: TunnelConnection = {
       send: (frame) => {
-        if (!data.closed && !data.closing) ws.send(frame, false);
+        if (!data.closed && !data.closing) ws.send(frame, typeof frame !== "string");
       },
       get bufferedAmount() {
         return data.closed ? 0 : ws.getBufferedAmount();

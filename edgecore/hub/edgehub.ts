@@ -76,6 +76,7 @@ export class EdgeHub {
   /** No reconnect before this time (an interrupted network, see interrupt()). */
   #offlineUntil = 0;
   readonly #messageHandlers: ((message: Message) => void)[] = [];
+  readonly #binaryHandlers: ((frame: Uint8Array) => void)[] = [];
   readonly #statusHandlers: ((status: EdgeHubStatus) => void)[] = [];
   /** Requests sent (or waiting to be) whose response has not arrived, in send order. */
   readonly #pending = new Map<string, PendingRequest>();
@@ -94,6 +95,19 @@ export class EdgeHub {
 
   onMessage(handler: (message: Message) => void): void {
     this.#messageHandlers.push(handler);
+  }
+
+  /** Binary frames from the cloud: stream frames (edgefleet's cloudhub multiplexes them here). */
+  onBinary(handler: (frame: Uint8Array) => void): void {
+    this.#binaryHandlers.push(handler);
+  }
+
+  /** Sends a binary frame now; false when not connected. */
+  sendBinary(frame: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (this.#status.type !== "connected" || !socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(frame, { binary: true });
+    return true;
   }
 
   /** Subscribes to status changes; returns the unsubscribe function. */
@@ -285,7 +299,10 @@ export class EdgeHub {
         this.#setStatus({ type: "connected", since: Date.now() });
         this.#startKeepalive(socket);
       });
-      socket.on("message", (data: Buffer) => this.#receive(data));
+      socket.on("message", (data: Buffer, isBinary: boolean) => {
+        if (isBinary) for (const handler of this.#binaryHandlers) handler(data);
+        else this.#receive(data);
+      });
       socket.on("error", (err) => {
         if (!opened) reject(err);
       });
