@@ -16,6 +16,7 @@ import { MetaServer } from "./meta/meta-server.js";
 import { MetaStore } from "./meta/meta-store.js";
 import { createEdgecoreMetrics, type EdgecoreMetrics } from "./metrics.js";
 import { NodeAgent } from "./node/node-agent.js";
+import { EdgeStream } from "./stream/edge-stream.js";
 import { replyFailure } from "./upstream/replies.js";
 import { confirmPodDeletion } from "./upstream/requests.js";
 
@@ -43,6 +44,7 @@ export class Edgecore {
   readonly cri: CriClient;
   readonly reporter: PodStatusReporter;
   readonly edged: Edged;
+  readonly stream: EdgeStream;
   /** Device twins; undefined without a broker (and until start()). */
   devices: DeviceTwin | undefined;
   readonly #log: Logger;
@@ -82,6 +84,7 @@ export class Edgecore {
     });
     this.cri = new CriClient(config.containerdSocket, { timeoutMs: 120_000, logger: this.#log });
     this.reporter = new PodStatusReporter(this.hub, this.metrics, this.#log);
+    this.stream = new EdgeStream({ hub: this.hub, cri: this.cri, nodeName: config.nodeName, log: this.#log });
     const tokens = new CloudTokens(this.hub, this.#log);
     this.edged = new Edged({
       nodeName: config.nodeName,
@@ -162,6 +165,7 @@ export class Edgecore {
   async stop(): Promise<void> {
     this.#started = false;
     this.node.stop();
+    this.stream.close();
     await this.edged.stop();
     this.reporter.stop();
     await this.devices?.stop();
