@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { isIP } from "node:net";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
@@ -26,11 +28,15 @@ import { CertificateServer, DEFAULT_CERTIFICATE_PORT } from "./hub/certificate-s
 import { CloudHub, CLOUDHUB_DEFAULTS } from "./hub/cloudhub.js";
 import { CloseCode } from "./hub/tunnel-connection.js";
 import { RedisAckStore } from "./hub/redis-ack-store.js";
-import { KubeRest, PatchType } from "./kube/kube-rest.js";
+import { KubeRest, PatchType, statusCodeOf } from "./kube/kube-rest.js";
 import { LeaseCoalescer, repliesForBatch } from "./controllers/lease-coalescer.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
 import { DEFAULT_CLOUD_NAMESPACE, loadOrCreateCa } from "./security/ca-store.js";
 import { JoinTokens } from "./security/join-tokens.js";
+import { CloudStream } from "./stream/cloud-stream.js";
+import { KubeletAuthorizer } from "./stream/kubelet-authorizer.js";
+import { StreamServer } from "./stream/stream-server.js";
+import type { PodJson } from "./kube/objects.js";
 
 export interface CloudcoreOptions {
   readonly kubeConfig: KubeConfig;
@@ -62,6 +68,18 @@ export interface CloudcoreOptions {
    */
   readonly deviceWebhook?: { readonly port: number; readonly url?: string } | null;
   /**
+   * CloudStream, the kubelet API the apiserver dials for edge nodes (`kubectl logs/exec/attach/
+   * port-forward`): its port (KubeEdge's 10003; 0 = any free port) and the CA(s) whose client
+   * certificates may call it (default: the cluster CA of the kubeconfig, which signs the apiserver's
+   * kubelet client certificate). null: not served.
+   */
+  readonly stream?: {
+    readonly port: number;
+    /** Listen address, if not `host` (the stream server faces the apiserver, not edges). */
+    readonly host?: string;
+    readonly clientCaPem?: string;
+  } | null;
+  /**
    * Run as one replica of a cluster: node ownership negotiated in Redis (`redisUrl` required).
    * Absent: a single cloudcore that owns every node.
    */
@@ -80,7 +98,7 @@ export interface CloudcoreOptions {
     readonly rebalanceMaxPerRound?: number;
     /** First tunnel port to allocate from (default 10351, as KubeEdge). */
     readonly tunnelPortBase?: number;
-    /** Port of this replica's stream listener, the DNAT target (default 10003). */
+    /** Port the DNAT sends the apiserver to (default: the stream server's port). */
     readonly streamPort?: number;
   };
   readonly logger?: Logger;
@@ -97,6 +115,7 @@ interface CloudcoreParts {
   readonly upstream: Upstream;
   readonly health: NodeHealth;
   readonly ownership: Ownership;
+  readonly stream: { readonly server: StreamServer; readonly relay: CloudStream } | undefined;
   readonly cluster:
     | {
         readonly nodes: NodeOwnership;
@@ -136,6 +155,8 @@ export class Cloudcore {
   readonly health: NodeHealth;
   readonly ownership: Ownership;
   readonly metrics: CloudcoreMetrics;
+  /** CloudStream's server and relay, when served. */
+  readonly stream: CloudcoreParts["stream"];
   readonly #parts: CloudcoreParts;
   readonly #log: Logger;
 
@@ -152,6 +173,7 @@ export class Cloudcore {
       health: this.health,
       ownership: this.ownership,
       metrics: this.metrics,
+      stream: this.stream,
     } = parts);
     this.#log = parts.log.child({ component: "cloudcore" });
   }
@@ -172,6 +194,7 @@ export class Cloudcore {
     const host = options.host ?? CLOUDHUB_DEFAULTS.host;
     const started: { close(): unknown }[] = [];
     let cluster: CloudcoreParts["cluster"];
+    let streamServerPort: number | undefined;
     try {
       const certificates = await CertificateServer.start({
         ca,
@@ -227,7 +250,8 @@ export class Cloudcore {
             messagesPerSecond: rate.perSecond(),
             startedAt,
             tunnelPort: tunnelPorts.port,
-            streamPort: c.streamPort ?? 10003,
+            // Where the DNAT sends the apiserver: the stream server's port unless told otherwise.
+            streamPort: c.streamPort ?? streamServerPort ?? DEFAULT_STREAM_PORT,
           }),
           ...(c.livenessTtlMs !== undefined && { ttlMs: c.livenessTtlMs }),
         });
@@ -332,14 +356,53 @@ export class Cloudcore {
           options.deviceWebhook.url ?? `https://${hostPart}:${webhook.port}${VALIDATE_DEVICES_PATH}`,
         );
       }
+      let stream: CloudcoreParts["stream"];
+      if (options.stream !== null) {
+        const relay = new CloudStream({
+          pod: async (namespace, name) =>
+            edge.pods.get(namespace, name) ??
+            (await rest.get<PodJson>(`/api/v1/namespaces/${namespace}/pods/${name}`).catch((err: unknown) => {
+              if (statusCodeOf(err) === 404) return undefined;
+              throw err;
+            })),
+          isEdgeNode: (node) => edge.isEdgeNode(node),
+          session: (node) => {
+            const session = hub.sessions.get(node);
+            if (!session || !ownership.owns(node)) return undefined;
+            return { openStream: (type, payload) => session.streams.open(type, payload) };
+          },
+          authorizer: new KubeletAuthorizer(rest),
+          metrics,
+          log,
+        });
+        const server = await StreamServer.start({
+          ca,
+          clientCaPem: options.stream?.clientCaPem ?? clusterCaPem(options.kubeConfig),
+          host: options.stream?.host ?? host,
+          port: options.stream?.port ?? DEFAULT_STREAM_PORT,
+          servingAddresses: () => ({
+            dnsNames: options.advertise.dnsNames,
+            ipAddresses: [
+              ...options.advertise.ipAddresses,
+              ...(options.cluster?.address ? [options.cluster.address] : []),
+              ...edgeNodeAddresses(edge),
+            ],
+          }),
+          handle: (call) => relay.handle(call),
+          log,
+        });
+        started.push({ close: () => server.close() });
+        stream = { server, relay };
+        streamServerPort = server.port;
+      }
       const upstream = new Upstream({
         rest,
         edge,
         metrics,
         log,
         fence,
+        kubeletPort: () => (cluster ? cluster.tunnelPorts.port : stream?.server.port),
         ...(cluster && {
-          kubeletPort: () => cluster?.tunnelPorts.port,
           epochOf: (node: string) => cluster?.nodes.epochOf(node),
           ownerId: cluster.registry.id,
         }),
@@ -374,6 +437,7 @@ export class Cloudcore {
         upstream,
         health,
         ownership,
+        stream,
         cluster,
         metrics,
         rest,
@@ -482,13 +546,14 @@ export class Cloudcore {
    * logs/exec connections to the node are DNATed here from now on.
    */
   async #pointKubeletPortHere(node: string): Promise<void> {
-    const port = this.#parts.cluster?.tunnelPorts.port;
+    const cluster = this.#parts.cluster;
+    const port = cluster ? cluster.tunnelPorts.port : this.#parts.stream?.server.port;
     const current = this.edge.nodes.get("", node);
     if (port === undefined || !current) return;
     // Record the new owner and its epoch on the Node: from here on, Node writes based on an older
     // owner's view are refused by the apiserver itself (cluster/node-fence.ts).
     const epoch = await this.ownership.assertCurrent(node);
-    if (current.metadata?.annotations?.[OWNER_EPOCH_ANNOTATION] !== String(epoch)) {
+    if (cluster && current.metadata?.annotations?.[OWNER_EPOCH_ANNOTATION] !== String(epoch)) {
       await this.#parts.rest.request("patch", `/api/v1/nodes/${node}`, {
         contentType: PatchType.Merge,
         body: {
@@ -586,6 +651,8 @@ export class Cloudcore {
       await cluster.tunnelPorts.release().catch(() => undefined);
       cluster.subscriber.disconnect();
     }
+    this.stream?.relay.close();
+    await this.stream?.server.close();
     await this.hub.close();
     await this.edge.stop();
     await this.devices.stop();
@@ -596,6 +663,34 @@ export class Cloudcore {
     rest.close();
     if (graceful && redis) await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/** KubeEdge's CloudStream port: the DNAT target of the tunnel ports. */
+export const DEFAULT_STREAM_PORT = 10003;
+
+/** The cluster CA from the kubeconfig (in a pod: the service account's ca.crt). */
+function clusterCaPem(kc: KubeConfig): string {
+  const cluster = kc.getCurrentCluster();
+  if (cluster?.caData) return Buffer.from(cluster.caData, "base64").toString("utf8");
+  if (cluster?.caFile) return readFileSync(cluster.caFile, "utf8");
+  throw new ConfigError(
+    "the stream server needs the CA of the apiserver's kubelet client certificate: the kubeconfig names no cluster CA, so set streamClientCaFile",
+  );
+}
+
+/** Every address edge Nodes report: the apiserver dials one of them and checks it in our certificate. */
+function edgeNodeAddresses(edge: EdgeController): string[] {
+  const out: string[] = [];
+  for (const node of edge.nodes.list())
+    for (const address of (node.status?.["addresses"] as { type?: string; address?: string }[] | undefined) ??
+      [])
+      if (
+        (address.type === "InternalIP" || address.type === "ExternalIP") &&
+        address.address &&
+        isIP(address.address)
+      )
+        out.push(address.address);
+  return out;
 }
 
 /** Tunnel messages per second (in + out) since the previous reading: the load a replica publishes. */

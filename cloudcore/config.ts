@@ -42,6 +42,10 @@ export const CloudcoreConfigSchema = z
     certificatePort: port.default(10002),
     /** /metrics, /healthz, /readyz; 0 turns it off. */
     metricsPort: port.default(9091),
+    /** CloudStream (kubectl logs/exec/port-forward), the DNAT target; 0 turns it off. */
+    streamPort: port.default(10003),
+    /** CA bundle of the apiserver's kubelet client certificate (default: the kubeconfig's cluster CA). */
+    streamClientCaFile: z.string().min(1).optional(),
     redisUrl: z.string().url().optional(),
     offlineGrace: duration.default("40s"),
     maxAutonomy: duration.default("0"),

@@ -28,6 +28,12 @@ export interface CloudcoreMetrics {
   readonly upstreamCoalesced: Counter<"type">;
   /** Per node with unacked changes: age of its oldest one (set from `setSyncLagSource`). */
   readonly nodeSyncLag: Gauge<"node">;
+  /** Stream requests (logs, exec, attach, portForward) by result: an HTTP status refused, or relayed. */
+  readonly streamRequests: Counter<"kind" | "result">;
+  /** Stream sessions being relayed now, by kind. */
+  readonly streamSessions: Gauge<"kind">;
+  /** Bytes relayed by stream sessions, to and from edges. */
+  readonly streamBytes: Counter<"direction">;
   /** Where the sync-lag gauge reads from at scrape time. */
   setSyncLagSource(source: () => Iterable<[string, number]>): void;
 }
@@ -125,6 +131,24 @@ export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetr
       name: "edgefleet_tunnel_sessions_closed_total",
       help: "Tunnel sessions ended, by reason",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    streamRequests: new Counter({
+      name: "edgefleet_stream_requests_total",
+      help: "kubelet streaming requests from the apiserver (logs, exec, attach, portForward), by result",
+      labelNames: ["kind", "result"] as const,
+      registers,
+    }),
+    streamSessions: new Gauge({
+      name: "edgefleet_stream_sessions",
+      help: "Stream sessions being relayed to edges, by kind",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    streamBytes: new Counter({
+      name: "edgefleet_stream_bytes_total",
+      help: "Bytes relayed by stream sessions, by direction (to_edge, from_edge)",
+      labelNames: ["direction"] as const,
       registers,
     }),
   };

@@ -15,6 +15,13 @@ const EC_KEY: webcrypto.EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" };
 const EC_SIGN: webcrypto.EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
 const DAY_MS = 24 * 3600 * 1000;
 
+/** The DER bytes of the first PEM block (certificate or key). */
+export function pemToDer(pem: string): Uint8Array {
+  const match = /-----BEGIN [A-Z ]+-----([\s\S]*?)-----END [A-Z ]+-----/.exec(pem);
+  if (!match?.[1]) throw new Error("no PEM block found");
+  return Buffer.from(match[1].replace(/\s+/g, ""), "base64");
+}
+
 export interface KeyPair {
   readonly privateKey: CryptoKey;
   readonly publicKey: CryptoKey;
@@ -139,6 +146,11 @@ export class CertificateAuthority {
       ],
     });
     return new CertificateAuthority(certificate, keys);
+  }
+
+  /** Loads a CA from its certificate and PKCS#8 private key, both PEM (files an operator keeps). */
+  static fromPem(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+    return CertificateAuthority.fromDer(pemToDer(certPem), pemToDer(keyPem));
   }
 
   /** Loads a CA from its certificate and PKCS#8 private key, both DER (as KubeEdge's casecret holds them). */

@@ -3,7 +3,7 @@ import { Cloudcore, type CloudcoreOptions } from "../cloudcore/cloudcore.js";
 
 /**
  * A cloudcore for a test: on 127.0.0.1, free ports, no KubeEdge door, metrics or device webhook
- * unless asked for, on the given Redis (none when undefined). `overrides` sets anything else
+ * unless asked for, CloudStream on a free port, on the given Redis (none when undefined). `overrides` sets anything else
  * (cluster, selectors, ...).
  */
 export function startTestCloudcore(
@@ -20,6 +20,7 @@ export function startTestCloudcore(
     kubeedgePort: null,
     metricsPort: null,
     deviceWebhook: null,
+    stream: { port: 0 },
     ...(redisUrl !== undefined && { redisUrl }),
     ...overrides,
   });

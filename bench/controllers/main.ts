@@ -80,6 +80,7 @@ async function run(flags: Flags): Promise<void> {
         kubeedgePort: null,
         metricsPort: null,
         deviceWebhook: null,
+        stream: null,
         redisUrl: env.info.redis?.url ?? "",
         logger: log,
       });

@@ -24,11 +24,21 @@ export interface ReplicaSpec {
   readonly rebalanceInterval: string;
   readonly rebalanceMaxPerRound?: number;
   /** Reuse these ports (a replica that must sit behind an already configured balancer). */
-  readonly ports?: { tunnel: number; certificates: number; metrics: number };
+  readonly ports?: { tunnel: number; certificates: number; metrics: number; stream: number };
 }
 
-export async function replicaPorts(): Promise<{ tunnel: number; certificates: number; metrics: number }> {
-  return { tunnel: await freePort(), certificates: await freePort(), metrics: await freePort() };
+export async function replicaPorts(): Promise<{
+  tunnel: number;
+  certificates: number;
+  metrics: number;
+  stream: number;
+}> {
+  return {
+    tunnel: await freePort(),
+    certificates: await freePort(),
+    metrics: await freePort(),
+    stream: await freePort(),
+  };
 }
 
 /** Spawns one replica (its output goes to ours) and resolves once its /readyz answers 200. */
@@ -46,6 +56,7 @@ export async function startReplica(spec: ReplicaSpec): Promise<ReplicaProcess> {
       ...["--host", "127.0.0.1", "--advertise-address", "127.0.0.1"],
       ...["--tunnel-port", String(ports.tunnel), "--certificate-port", String(ports.certificates)],
       ...["--metrics-port", String(ports.metrics), "--kubeedge-port", "0", "--device-webhook-port", "0"],
+      ...["--stream-port", String(ports.stream)],
       ...["--rebalance-interval", spec.rebalanceInterval, "--liveness-ttl", spec.livenessTtl],
       ...(spec.rebalanceMaxPerRound !== undefined
         ? ["--rebalance-max-per-round", String(spec.rebalanceMaxPerRound)]

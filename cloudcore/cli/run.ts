@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Command, InvalidArgumentError } from "commander";
 import { pino } from "pino";
@@ -27,6 +28,8 @@ interface RunFlags {
   kubeedgePort?: number;
   certificatePort?: number;
   metricsPort?: number;
+  streamPort?: number;
+  streamClientCaFile?: string;
   redisUrl?: string;
   offlineGrace?: string;
   maxAutonomy?: string;
@@ -62,6 +65,15 @@ export function runCommand(): Command {
     .option("--kubeedge-port <port>", "KubeEdge-compatible tunnel port, 0 = off (default 10010)", int)
     .option("--certificate-port <port>", "join/certificate port (default 10002)", int)
     .option("--metrics-port <port>", "/metrics, /healthz, /readyz port, 0 = off (default 9091)", int)
+    .option(
+      "--stream-port <port>",
+      "CloudStream port (kubectl logs/exec), the DNAT target, 0 = off (default 10003)",
+      int,
+    )
+    .option(
+      "--stream-client-ca-file <file>",
+      "CA of the apiserver's kubelet client certificate (default: the kubeconfig's cluster CA)",
+    )
     .option("--redis-url <url>", "Redis for acked versions, e.g. redis://127.0.0.1:6379 (default: memory)")
     .option("--offline-grace <duration>", "offline time before an edge node is tainted (default 40s)")
     .option(
@@ -102,6 +114,8 @@ export function runCommand(): Command {
         kubeedgePort: flags.kubeedgePort,
         certificatePort: flags.certificatePort,
         metricsPort: flags.metricsPort,
+        streamPort: flags.streamPort,
+        streamClientCaFile: flags.streamClientCaFile,
         redisUrl: flags.redisUrl,
         offlineGrace: flags.offlineGrace,
         maxAutonomy: flags.maxAutonomy,
@@ -131,6 +145,15 @@ export function runCommand(): Command {
         kubeedgePort: config.kubeedgePort === 0 ? null : config.kubeedgePort,
         certificatePort: config.certificatePort,
         metricsPort: config.metricsPort === 0 ? null : config.metricsPort,
+        stream:
+          config.streamPort === 0
+            ? null
+            : {
+                port: config.streamPort,
+                ...(config.streamClientCaFile !== undefined && {
+                  clientCaPem: readFileSync(config.streamClientCaFile, "utf8"),
+                }),
+              },
         ...(config.redisUrl !== undefined && { redisUrl: config.redisUrl }),
         offlineGraceMs: config.offlineGrace,
         maxAutonomyMs: config.maxAutonomy,
@@ -164,6 +187,8 @@ export function runCommand(): Command {
           tunnelPort: cloudcore.hub.port,
           kubeedgePort: cloudcore.hub.kubeedgePort,
           certificatePort: cloudcore.certificates.port,
+          streamPort: cloudcore.stream?.server.port,
+          kubeletPort: cloudcore.cluster?.tunnelPorts.port ?? cloudcore.stream?.server.port,
         },
         "cloudcore running",
       );

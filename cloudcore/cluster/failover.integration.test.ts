@@ -42,7 +42,12 @@ describe("kill -9 of a cloudcore replica process (3 replicas behind HAProxy)", (
   let redis: Redis;
 
   const spawnReplica = async (id: string): Promise<ReplicaProcess> => {
-    const ports = { tunnel: await freePort(), certificates: await freePort(), metrics: await freePort() };
+    const ports = {
+      tunnel: await freePort(),
+      certificates: await freePort(),
+      metrics: await freePort(),
+      stream: await freePort(),
+    };
     // One node process (no tsx wrapper), so SIGKILL hits cloudcore itself.
     const child = spawn(
       process.execPath,
@@ -55,6 +60,7 @@ describe("kill -9 of a cloudcore replica process (3 replicas behind HAProxy)", (
         ...["--replica-id", `${suffix}-${id}`, "--host", "127.0.0.1", "--advertise-address", "127.0.0.1"],
         ...["--tunnel-port", String(ports.tunnel), "--certificate-port", String(ports.certificates)],
         ...["--metrics-port", String(ports.metrics), "--kubeedge-port", "0", "--device-webhook-port", "0"],
+        ...["--stream-port", String(ports.stream)],
         ...["--edge-node-selector", `edgefleet.io/test=${label}`, "--rebalance-interval", "0"],
         ...["--log-level", process.env["EDGEFLEET_TEST_LOG"] ?? "warn"],
       ],

@@ -48,6 +48,7 @@ describe("cloudcore replicas behind HAProxy: ownership, handover, takeover", () 
       kubeedgePort: null,
       metricsPort: null,
       deviceWebhook: null,
+      stream: { port: 0 },
       redisUrl: env.redis?.url ?? "",
       keepaliveTimeoutMs: 3000,
       offlineGraceMs: 5000,

@@ -42,6 +42,7 @@ describe("EdgeController end to end: real apiserver, scheduler, controller-manag
       certificatePort: ports.certificates,
       kubeedgePort: null,
       metricsPort: 0,
+      stream: { port: 0 },
       redisUrl: env.redis?.url ?? "",
       // Only this test's nodes: other tests' cloudcores share the apiserver.
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,

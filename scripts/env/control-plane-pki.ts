@@ -23,6 +23,14 @@ export interface ControlPlanePki {
   /** Serving certificate for scheduler and controller-manager health endpoints. */
   readonly componentServingCert: string;
   readonly componentServingKey: string;
+  /**
+   * edgefleet's cloud CA (KubeEdge's `casecret`), made here like an operator would before install,
+   * because the apiserver must trust it from its start: it signs cloudcore's stream serving
+   * certificate, and `--kubelet-certificate-authority` names it. Seeded into the cluster by
+   * cluster-bootstrap.ts; cloudcore loads it instead of creating its own.
+   */
+  readonly cloudCaCert: string;
+  readonly cloudCaKey: string;
 }
 
 /** The in-cluster service IP of the `kubernetes` Service; allocated only, never dialled by tests. */
@@ -81,6 +89,7 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
     ipAddresses: ["127.0.0.1"],
   });
   const sa = await generateKeyPair();
+  const cloudCa = await CertificateAuthority.create("KubeEdge");
   return {
     dir,
     caCert: write("ca.crt", ca.certPem),
@@ -99,5 +108,7 @@ export async function createControlPlanePki(dir: string): Promise<ControlPlanePk
     controllerManagerKey,
     componentServingCert,
     componentServingKey,
+    cloudCaCert: write("cloud-ca.crt", cloudCa.certPem),
+    cloudCaKey: write("cloud-ca.key", await cloudCa.keyPem()),
   };
 }

@@ -6,6 +6,7 @@ import { startContainerd } from "./containerd.js";
 import { createControlPlanePki, type ControlPlanePki } from "./control-plane-pki.js";
 import { startEtcd, type Etcd } from "./etcd.js";
 import { startKubeApiserver } from "./kube-apiserver.js";
+import { bootstrapCluster } from "./cluster-bootstrap.js";
 import { startKubeControllerManager, startKubeScheduler } from "./kube-component.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { startMosquitto } from "./mosquitto.js";
@@ -135,6 +136,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       ]);
       track(scheduler);
       track(controllerManager);
+      await bootstrapCluster(admin, pki);
       return { apiserverUrl: apiserver.url, etcdUrl: etcd.clientUrl, kubeconfig: admin, pki };
     };
 

@@ -18,13 +18,25 @@ export interface KubeApiserverOptions {
   readonly pki: ControlPlanePki;
   /** Extra flags, for later components (e.g. the stream server's CA). */
   readonly extraArgs?: readonly string[];
+  /**
+   * Run inside this network namespace (`ip netns exec`), listening on `bindAddress` with a serving
+   * certificate for it: tests where the apiserver's own connections meet NAT rules.
+   */
+  readonly netns?: {
+    readonly name: string;
+    readonly bindAddress: string;
+    readonly cert: string;
+    readonly key: string;
+  };
 }
 
 /** Starts kube-apiserver with TLS, client-certificate authentication, Node+RBAC authorization. */
 export async function startKubeApiserver(options: KubeApiserverOptions): Promise<KubeApiserver> {
   const { dir, pki } = options;
   const port = await freePort();
-  const url = `https://127.0.0.1:${port}`;
+  const address = options.netns?.bindAddress ?? "127.0.0.1";
+  const url = `https://${address}:${port}`;
+  const binary = builtBinary(KUBERNETES_BIN_DIR, "kube-apiserver");
   const tls = {
     ca: readFileSync(pki.caCert, "utf8"),
     cert: readFileSync(pki.adminCert, "utf8"),
@@ -32,18 +44,25 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
   };
   const proc = new ManagedProcess({
     name: "kube-apiserver",
-    command: builtBinary(KUBERNETES_BIN_DIR, "kube-apiserver"),
+    command: options.netns ? "ip" : binary,
     args: [
+      ...(options.netns ? ["netns", "exec", options.netns.name, binary] : []),
       `--etcd-servers=${options.etcdUrl}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${port}`,
       `--cert-dir=${join(dir, "certs")}`,
-      `--tls-cert-file=${pki.apiserverCert}`,
-      `--tls-private-key-file=${pki.apiserverKey}`,
+      `--tls-cert-file=${options.netns?.cert ?? pki.apiserverCert}`,
+      `--tls-private-key-file=${options.netns?.key ?? pki.apiserverKey}`,
       `--client-ca-file=${pki.caCert}`,
       `--kubelet-client-certificate=${pki.kubeletClientCert}`,
       `--kubelet-client-key=${pki.kubeletClientKey}`,
+      // cloudcore's stream server answers for edge nodes with a certificate of the cloud CA (there
+      // are no real kubelets here; a mixed cluster names a bundle of both CAs).
+      `--kubelet-certificate-authority=${pki.cloudCaCert}`,
+      // Edge nodes report their name as Hostname, which does not resolve here: dial the InternalIP
+      // (kubeadm's order; the apiserver's default tries Hostname first).
+      "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,

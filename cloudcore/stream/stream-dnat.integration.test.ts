@@ -1,0 +1,251 @@
+import { randomBytes, randomInt } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Edgecore } from "../../edgecore/edgecore.js";
+import { Labels } from "../../edgecore/edged/runtime-config.js";
+import { systemBinary } from "../../scripts/env/binaries.js";
+import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
+import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
+import { runCommand } from "../../scripts/env/run-command.js";
+import { httpBody, KUBECTL, kubectlInBackground, runWith, stopProcess } from "../../test/kubectl.js";
+import { NetnsApiserver } from "../../test/netns-apiserver.js";
+import { startTestCloudcore } from "../../test/test-cloudcore.js";
+import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import { untilValue } from "../../test/until.js";
+import type { Cloudcore } from "../cloudcore.js";
+import { ClusterKeys } from "../cluster/keys.js";
+import { ReplicaRegistry } from "../cluster/replica-registry.js";
+import { commandRunner, IptablesManager } from "../iptables/iptables-manager.js";
+import { KubeRest } from "../kube/kube-rest.js";
+import type { NodeJson } from "../kube/objects.js";
+
+const env = inject("env");
+const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
+
+describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning replica, across a failover", () => {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kubernetes?.kubeconfig ?? "");
+  const suffix = randomBytes(3).toString("hex");
+  const namespace = `sdnat-${suffix}`;
+  const nodeName = `edge-sdnat-${suffix}`;
+  // An address nothing answers at: only the DNAT makes the apiserver's dial to it land somewhere.
+  const nodeIP = `10.205.${randomInt(1, 250)}.9`;
+  const work = mkdtempSync(join(tmpdir(), "edgefleet-sdnat-"));
+  const socket = env.containerd?.socket ?? "";
+  const pod = "app";
+  const replicas = new Map<string, Cloudcore>();
+  let apiserver: NetnsApiserver;
+  let lb: HaproxyBalancer;
+  let rest: KubeRest;
+  let redis: Redis;
+  let manager: IptablesManager;
+  let edgecore: Edgecore | undefined;
+
+  /** kubectl against the apiserver inside the namespace, the one the DNAT rules apply to. */
+  const kubectl = (args: readonly string[], input?: string): ReturnType<typeof runWith> =>
+    runWith(apiserver.kubeconfig, KUBECTL, args, input);
+  const owner = (): string | undefined => [...replicas].find(([, r]) => r.ownership.owns(nodeName))?.[0];
+  const kubeletPort = async (): Promise<number | undefined> =>
+    (
+      (await rest.get<NodeJson>(`/api/v1/nodes/${nodeName}`)).status?.["daemonEndpoints"] as
+        { kubeletEndpoint?: { Port?: number } } | undefined
+    )?.kubeletEndpoint?.Port;
+
+  /** Waits until `id` owns the node, the Node names its tunnel port, and the rules send that port to it. */
+  const servedBy = async (id: string): Promise<void> => {
+    const replica = replicas.get(id);
+    await untilValue(`replica ${id} owns the node and is its kubelet port`, 30_000, async () =>
+      replica?.ownership.owns(nodeName) && (await kubeletPort()) === replica.cluster?.tunnelPorts.port
+        ? true
+        : undefined,
+    );
+    await untilValue("the DNAT rules follow", 15_000, async () => {
+      await manager.sync();
+      const rules = await apiserver.exec("iptables-save", "-t", "nat");
+      return rules.includes(`--dport ${replica?.cluster?.tunnelPorts.port} `) ? true : undefined;
+    });
+  };
+
+  /** logs, exec with stdin and exit code, and port-forward, all through the namespace's apiserver. */
+  const allThreeWork = async (): Promise<void> => {
+    // The first call may meet the serving certificate before it covers the node's new address.
+    const logs = await untilValue("kubectl logs through the DNAT", 30_000, async () => {
+      const r = await kubectl(["logs", "-n", namespace, pod, "--tail=1"]);
+      return r.code === 0 ? r.stdout : undefined;
+    });
+    expect(logs).toMatch(/^tick \d+\n$/);
+    const exec = await kubectl(
+      ["exec", "-i", "-n", namespace, pod, "--", "sh", "-c", "read x; echo got-$x; exit 7"],
+      "hi\n",
+    );
+    expect(exec.stdout).toBe("got-hi\n");
+    expect(exec.code).toBe(7);
+    const forward = kubectlInBackground(apiserver.kubeconfig, [
+      "port-forward",
+      "-n",
+      namespace,
+      `pod/${pod}`,
+      ":8080",
+    ]);
+    try {
+      const port = await untilValue(
+        "kubectl port-forward to listen",
+        20_000,
+        async () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(forward.output())?.[1],
+      );
+      expect(await httpBody(Number(port))).toBe(`hello-${suffix}\n`);
+    } finally {
+      await stopProcess(forward.child);
+    }
+  };
+
+  const startReplica = async (id: string): Promise<Cloudcore> => {
+    const replica = await startTestCloudcore(kc, env.redis?.url ?? "", {
+      logger: log.child({ replica: id }),
+      edgeNodeSelector: `edgefleet.io/test=${namespace}`,
+      cluster: {
+        replicaId: `${suffix}-${id}`,
+        // Where the apiserver's namespace reaches this replica: the host side of its veth.
+        address: apiserver.hostAddress,
+        tunnelPortBase: 30000 + randomInt(0, 20000),
+        livenessTtlMs: 1500,
+        rebalanceIntervalMs: 0,
+      },
+      stream: { port: 0, host: apiserver.hostAddress },
+    });
+    replicas.set(id, replica);
+    return replica;
+  };
+
+  beforeAll(async () => {
+    const pki = env.kubernetes?.pki;
+    if (!pki) throw new Error("no control plane");
+    apiserver = await NetnsApiserver.start({ dir: work, pki, etcdUrl: env.kubernetes?.etcdUrl ?? "" });
+    rest = await KubeRest.create(kc);
+    redis = new Redis(env.redis?.url ?? "");
+    const a = await startReplica("a");
+    const b = await startReplica("b");
+    lb = await startHaproxy(join(work, "haproxy"), [
+      {
+        name: "tunnel",
+        balance: "leastconn",
+        backends: [
+          { name: "a", host: "127.0.0.1", port: a.hub.port },
+          { name: "b", host: "127.0.0.1", port: b.hub.port },
+        ],
+      },
+    ]);
+    const registry = new ReplicaRegistry({
+      redis,
+      keys: new ClusterKeys(),
+      self: () => ({ id: "observer", address: "", connected: 0, messagesPerSecond: 0, startedAt: 0 }),
+      log,
+    });
+    manager = new IptablesManager({
+      chain: `EF-S-${suffix}`,
+      targets: async () =>
+        (await registry.list())
+          .filter((r) => r.id.startsWith(suffix) && r.tunnelPort !== undefined && r.streamPort !== undefined)
+          .map((r) => ({
+            replica: r.id,
+            tunnelPort: r.tunnelPort ?? 0,
+            address: r.address,
+            streamPort: r.streamPort ?? 0,
+          })),
+      run: commandRunner(["ip", "netns", "exec", apiserver.netns]),
+      log,
+    });
+    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
+    const credentials = await joinTestNode(a, nodeName, work);
+    edgecore = new Edgecore({
+      config: testEdgecoreConfig(
+        { nodeName, tunnelPort: lb.ports["tunnel"] ?? 0, work, containerdSocket: socket },
+        { nodeIP, labels: { "edgefleet.io/test": namespace } },
+      ),
+      credentials,
+      log,
+    });
+    await edgecore.start();
+    await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
+      body: {
+        metadata: { name: pod },
+        spec: {
+          nodeName,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: "app",
+              image: BUSYBOX_IMAGE,
+              command: [
+                "sh",
+                "-c",
+                `mkdir -p /www && echo hello-${suffix} > /www/index.html && httpd -p 8080 -h /www && ` +
+                  "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
+              ],
+            },
+          ],
+        },
+      },
+    });
+    await untilValue("the pod Running", 90_000, async () => {
+      const p = await rest.get<{ status?: { phase?: string } }>(
+        `/api/v1/namespaces/${namespace}/pods/${pod}`,
+      );
+      return p.status?.phase === "Running" ? true : undefined;
+    });
+  }, 240_000);
+
+  afterAll(async () => {
+    await edgecore?.stop();
+    for (const r of replicas.values()) await r.close();
+    await manager?.remove().catch(() => undefined);
+    await lb?.stop();
+    const ctr = (args: string[]): Promise<string> =>
+      runCommand(systemBinary("ctr", "containerd"), [
+        "--address",
+        socket,
+        "--namespace",
+        "k8s.io",
+        ...args,
+      ]).then((r) => r.stdout);
+    const ids = (
+      await ctr(["containers", "ls", "-q", `labels."${Labels.node}"==${nodeName}`]).catch(() => "")
+    )
+      .split("\n")
+      .filter((id) => id !== "");
+    for (const id of ids) {
+      await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
+      await ctr(["containers", "delete", id]).catch(() => undefined);
+    }
+    await rest?.request("delete", `/api/v1/nodes/${nodeName}`).catch(() => undefined);
+    await rest?.request("delete", `/api/v1/namespaces/${namespace}`).catch(() => undefined);
+    rest?.close();
+    redis?.disconnect();
+    await apiserver?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }, 120_000);
+
+  it("works against the owner, then against the new owner after the owner is killed", async () => {
+    const first = await untilValue("an owner", 30_000, async () => owner());
+    await servedBy(first);
+    await allThreeWork();
+
+    // The owner dies; the edge's tunnel comes back through the balancer to the other replica.
+    await replicas.get(first)?.crash();
+    replicas.delete(first);
+    const second = first === "a" ? "b" : "a";
+    await servedBy(second);
+    await untilValue("the dead replica's rule is gone", 15_000, async () => {
+      await manager.sync();
+      const rules = await apiserver.exec("iptables-save", "-t", "nat");
+      return rules.match(/-j DNAT/g)?.length === 1 ? true : undefined;
+    });
+    await allThreeWork();
+  }, 180_000);
+});

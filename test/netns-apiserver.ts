@@ -1,0 +1,141 @@
+import { execFile } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CertificateAuthority } from "../protocol/pki.js";
+import type { ControlPlanePki } from "../scripts/env/control-plane-pki.js";
+import { startKubeApiserver, type KubeApiserver } from "../scripts/env/kube-apiserver.js";
+import { writeKubeconfig } from "../scripts/env/kubeconfig.js";
+
+const run = promisify(execFile);
+
+/**
+ * A second kube-apiserver of the test cluster (same etcd, same PKI), running in a network
+ * namespace the test makes: its connections to "kubelets" leave through that namespace's NAT
+ * table, where the iptables manager writes its DNAT rules, as on a real control-plane host. A veth
+ * pair joins it to the host: `hostAddress` (the host side, where the replicas' stream servers
+ * listen) and `address` (the apiserver's). Every other destination is routed to the host side, so
+ * node addresses need no route of their own.
+ */
+export class NetnsApiserver {
+  private constructor(
+    readonly netns: string,
+    readonly hostAddress: string,
+    readonly address: string,
+    readonly kubeconfig: string,
+    private readonly apiserver: KubeApiserver,
+    private readonly etcdForwarder: Server,
+    private readonly veth: string,
+    private readonly forwarded: Set<Socket>,
+  ) {}
+
+  static async start(options: {
+    readonly dir: string;
+    readonly pki: ControlPlanePki;
+    readonly etcdUrl: string;
+  }): Promise<NetnsApiserver> {
+    const id = randomBytes(3).toString("hex");
+    const netns = `efapi-${id}`;
+    const [hostVeth, nsVeth] = [`efh${id}`, `efn${id}`];
+    const subnet = `10.204.${randomInt(1, 250)}`;
+    const [hostAddress, address] = [`${subnet}.1`, `${subnet}.2`];
+    const ip = async (...args: string[]): Promise<void> => {
+      await run("ip", args);
+    };
+    await ip("netns", "add", netns);
+    const undo = async (): Promise<void> => {
+      await ip("link", "del", hostVeth).catch(() => undefined);
+      await ip("netns", "del", netns).catch(() => undefined);
+    };
+    try {
+      await ip("link", "add", hostVeth, "type", "veth", "peer", "name", nsVeth);
+      await ip("link", "set", nsVeth, "netns", netns);
+      await ip("addr", "add", `${hostAddress}/24`, "dev", hostVeth);
+      await ip("link", "set", hostVeth, "up");
+      await ip("-n", netns, "addr", "add", `${address}/24`, "dev", nsVeth);
+      await ip("-n", netns, "link", "set", "lo", "up");
+      await ip("-n", netns, "link", "set", nsVeth, "up");
+      await ip("-n", netns, "route", "add", "default", "via", hostAddress);
+
+      // etcd listens on the host's loopback: a forwarder on the host side of the veth reaches it.
+      const etcd = new URL(options.etcdUrl);
+      const sockets = new Set<Socket>();
+      const etcdForwarder = createServer((inbound) => {
+        const outbound = connect({ host: etcd.hostname, port: Number(etcd.port) });
+        sockets.add(inbound).add(outbound);
+        inbound.pipe(outbound).pipe(inbound);
+        const done = (): void => {
+          inbound.destroy();
+          outbound.destroy();
+          sockets.delete(inbound);
+          sockets.delete(outbound);
+        };
+        inbound.on("error", done).on("close", done);
+        outbound.on("error", done).on("close", done);
+      });
+      await new Promise<void>((resolve) => etcdForwarder.listen(0, hostAddress, resolve));
+      const etcdPort = (etcdForwarder.address() as { port: number }).port;
+
+      const dir = join(options.dir, `apiserver-${id}`);
+      mkdirSync(dir, { recursive: true });
+      const ca = await CertificateAuthority.fromPem(
+        readFileSync(options.pki.caCert, "utf8"),
+        readFileSync(options.pki.caKey, "utf8"),
+      );
+      const serving = await ca.issue({
+        subject: "CN=kube-apiserver",
+        usage: "server",
+        ipAddresses: [address],
+      });
+      writeFileSync(join(dir, "serving.crt"), serving.certPem);
+      writeFileSync(join(dir, "serving.key"), serving.keyPem, { mode: 0o600 });
+      const apiserver = await startKubeApiserver({
+        dir,
+        etcdUrl: `http://${hostAddress}:${etcdPort}`,
+        pki: options.pki,
+        netns: {
+          name: netns,
+          bindAddress: address,
+          cert: join(dir, "serving.crt"),
+          key: join(dir, "serving.key"),
+        },
+      });
+      const kubeconfig = join(dir, "admin.kubeconfig");
+      writeKubeconfig(kubeconfig, {
+        server: apiserver.url,
+        caPem: readFileSync(options.pki.caCert, "utf8"),
+        user: "edgefleet-admin",
+        certPem: readFileSync(options.pki.adminCert, "utf8"),
+        keyPem: readFileSync(options.pki.adminKey, "utf8"),
+      });
+      return new NetnsApiserver(
+        netns,
+        hostAddress,
+        address,
+        kubeconfig,
+        apiserver,
+        etcdForwarder,
+        hostVeth,
+        sockets,
+      );
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+  }
+
+  /** Runs a command inside the namespace. */
+  async exec(command: string, ...args: string[]): Promise<string> {
+    return (await run("ip", ["netns", "exec", this.netns, command, ...args])).stdout;
+  }
+
+  async stop(): Promise<void> {
+    await this.apiserver.stop();
+    for (const s of this.forwarded) s.destroy();
+    await new Promise<void>((resolve) => this.etcdForwarder.close(() => resolve()));
+    await run("ip", ["link", "del", this.veth]).catch(() => undefined);
+    await run("ip", ["netns", "del", this.netns]).catch(() => undefined);
+  }
+}
