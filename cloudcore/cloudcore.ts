@@ -369,6 +369,7 @@ export class Cloudcore {
           session: (node) => {
             const session = hub.sessions.get(node);
             if (!session || !ownership.owns(node)) return undefined;
+            if (!session.connection.carriesStreams) return "unsupported";
             return { openStream: (type, payload) => session.streams.open(type, payload) };
           },
           authorizer: new KubeletAuthorizer(rest),

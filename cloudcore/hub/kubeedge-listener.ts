@@ -115,6 +115,7 @@ export class KubeEdgeListener {
       },
       close: (code, reason) => ws.close(code, reason),
       remoteAddress: socket.remoteAddress ?? "",
+      carriesStreams: false,
     };
     const session = this.options.sessions.attach(nodeName, connection);
     if (!session) return;

@@ -13,6 +13,11 @@ export interface TunnelConnection {
   /** Closes the connection; safe to call more than once. */
   close(code: number, reason: string): void;
   readonly remoteAddress: string;
+  /**
+   * Whether stream frames may be sent on it: edgefleet's edges take them (binary frames beside the
+   * messages); a KubeEdge edgecore expects its streams on a separate tunnel and does not.
+   */
+  readonly carriesStreams: boolean;
 }
 
 /** Close codes cloudhub uses (4000-4999 is the application range). */

@@ -176,6 +176,7 @@ export class UwsListener {
         });
       },
       remoteAddress: Buffer.from(ws.getRemoteAddressAsText()).toString("utf8"),
+      carriesStreams: true,
     };
     const session = this.options.sessions.attach(data.nodeName, connection);
     if (session) data.session = session;

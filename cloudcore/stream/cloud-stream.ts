@@ -20,8 +20,11 @@ export interface CloudStreamOptions {
   /** The pod, from the cache or the apiserver; undefined if it does not exist. */
   readonly pod: (namespace: string, name: string) => Promise<PodJson | undefined>;
   readonly isEdgeNode: (node: string) => boolean;
-  /** The node's tunnel here, if this replica serves (owns and holds the tunnel of) the node. */
-  readonly session: (node: string) => { openStream: OpenStream } | undefined;
+  /**
+   * The node's tunnel here, if this replica serves (owns and holds the tunnel of) the node;
+   * "unsupported" when its edge cannot take streams on it (a KubeEdge edgecore).
+   */
+  readonly session: (node: string) => { openStream: OpenStream } | "unsupported" | undefined;
   readonly authorizer: KubeletAuthorizer;
   readonly metrics?: CloudcoreMetrics;
   readonly log: Logger;
@@ -98,6 +101,11 @@ export class CloudStream {
         `Forbidden (user=${call.caller.user}, verb=${method === "POST" ? "create" : "get"}, resource=nodes, subresource=proxy): ${decision.reason}`,
       );
     const tunnel = this.options.session(node);
+    if (tunnel === "unsupported")
+      throw new StreamRequestError(
+        503,
+        `node "${node}" runs a KubeEdge edgecore, which takes streams on KubeEdge's stream tunnel (not served by edgefleet)`,
+      );
     if (!tunnel)
       throw new StreamRequestError(
         503,
@@ -159,6 +167,7 @@ export class CloudStream {
     return new Promise((resolve) => {
       let received = 0;
       const head = new ResponseHeadParser();
+      const drainWaiters: (() => void)[] = [];
       res.on("close", () => session.end("the apiserver closed the connection"));
       session.onData((chunk, release) => {
         received += chunk.byteLength;
@@ -193,8 +202,20 @@ export class CloudStream {
           res.flushHeaders();
           body = parsed.rest;
         }
-        if (body.byteLength === 0 || res.write(body)) release();
-        else res.once("drain", release);
+        if (body.byteLength === 0) {
+          release();
+          return;
+        }
+        if (res.write(body) && drainWaiters.length === 0) {
+          release();
+          return;
+        }
+        // The apiserver reads slower than the edge sends: the edge's credit comes back on drain.
+        drainWaiters.push(release);
+        if (drainWaiters.length === 1)
+          res.once("drain", () => {
+            for (const waiter of drainWaiters.splice(0)) waiter();
+          });
       });
       session.onEnd((end) => {
         this.#sockets.delete(socket);

@@ -16,6 +16,7 @@ import { httpBody, KUBECTL, kubectlInBackground, runWith, stopProcess } from "..
 import { NetnsApiserver } from "../../test/netns-apiserver.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import type { Cloudcore } from "../cloudcore.js";
 import { ClusterKeys } from "../cluster/keys.js";
@@ -71,8 +72,8 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
     });
   };
 
-  /** logs, exec with stdin and exit code, and port-forward, all through the namespace's apiserver. */
-  const allThreeWork = async (): Promise<void> => {
+  /** logs (--tail, -f), exec (stdin, exit code, a terminal) and port-forward, through the namespace's apiserver. */
+  const allWork = async (): Promise<void> => {
     // The first call may meet the serving certificate before it covers the node's new address.
     const logs = await untilValue("kubectl logs through the DNAT", 30_000, async () => {
       const r = await kubectl(["logs", "-n", namespace, pod, "--tail=1"]);
@@ -85,6 +86,38 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
     );
     expect(exec.stdout).toBe("got-hi\n");
     expect(exec.code).toBe(7);
+    const terminal = await runWith(
+      apiserver.kubeconfig,
+      systemBinary("script", "bsdutils"),
+      [
+        "-qec",
+        `${KUBECTL} exec -it -n ${namespace} ${pod} -- sh -c '[ -t 0 ] && echo tty; exit 5'`,
+        "/dev/null",
+      ],
+      "",
+    );
+    expect(terminal.stdout.replace(/\r/g, "")).toContain("tty\n");
+    expect(terminal.code).toBe(5);
+    const follow = kubectlInBackground(apiserver.kubeconfig, [
+      "logs",
+      "-f",
+      "-n",
+      namespace,
+      pod,
+      "--tail=1",
+    ]);
+    try {
+      const first = await untilValue(
+        "a followed line",
+        20_000,
+        async () => /tick (\d+)\n/.exec(follow.output())?.[1],
+      );
+      await untilValue("more followed lines", 20_000, async () =>
+        follow.output().includes(`tick ${Number(first) + 3}\n`) ? true : undefined,
+      );
+    } finally {
+      await stopProcess(follow.child);
+    }
     const forward = kubectlInBackground(apiserver.kubeconfig, [
       "port-forward",
       "-n",
@@ -160,7 +193,7 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
       run: commandRunner(["ip", "netns", "exec", apiserver.netns]),
       log,
     });
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
+    await createPodNamespace(rest, namespace);
     const credentials = await joinTestNode(a, nodeName, work);
     edgecore = new Edgecore({
       config: testEdgecoreConfig(
@@ -234,7 +267,7 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
   it("works against the owner, then against the new owner after the owner is killed", async () => {
     const first = await untilValue("an owner", 30_000, async () => owner());
     await servedBy(first);
-    await allThreeWork();
+    await allWork();
 
     // The owner dies; the edge's tunnel comes back through the balancer to the other replica.
     await replicas.get(first)?.crash();
@@ -246,6 +279,6 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
       const rules = await apiserver.exec("iptables-save", "-t", "nat");
       return rules.match(/-j DNAT/g)?.length === 1 ? true : undefined;
     });
-    await allThreeWork();
+    await allWork();
   }, 180_000);
 });

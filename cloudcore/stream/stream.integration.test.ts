@@ -14,6 +14,7 @@ import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { runCommand } from "../../scripts/env/run-command.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import {
   httpBody,
@@ -53,7 +54,7 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
       logger: log,
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
     });
-    await rest.request("create", "/api/v1/namespaces", { body: { metadata: { name: namespace } } });
+    await createPodNamespace(rest, namespace);
     const credentials = await joinTestNode(cloudcore, nodeName, work);
     edgecore = new Edgecore({
       config: testEdgecoreConfig(
@@ -173,6 +174,35 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
     expect(result.stdout.replace(/\r/g, "")).toContain("hi\ntty\n");
     expect(result.code).toBe(0);
   }, 60_000);
+
+  it("a stalled session (its kubectl stopped mid-output) holds up neither another exec nor the tunnel", async () => {
+    // 200 MB of output that nobody reads: without per-session flow control it would pile up in the
+    // cloud or block the tunnel's reader.
+    const flood = background(["exec", "-n", namespace, pod, "--", "sh", "-c", "yes | head -c 200000000"]);
+    try {
+      await untilValue("the flood's first bytes", 20_000, async () =>
+        flood.output().length > 0 ? true : undefined,
+      );
+      flood.child.kill("SIGSTOP");
+      const started = Date.now();
+      for (let i = 0; i < 3; i++) {
+        const result = await run(KUBECTL, ["exec", "-n", namespace, pod, "--", "echo", `beside-${i}`]);
+        expect(result.stdout).toBe(`beside-${i}\n`);
+      }
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The tunnel still carries messages: the node stays Ready with a fresh heartbeat.
+      const node = await rest.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        `/api/v1/nodes/${nodeName}`,
+      );
+      expect(node.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    } finally {
+      flood.child.kill("SIGCONT");
+      await stop(flood.child);
+    }
+    await untilValue("no stream session left", 15_000, async () =>
+      cloudcore?.stream?.relay.active === 0 && edgecore?.stream.sessions === 0 ? true : undefined,
+    );
+  }, 90_000);
 
   it("kubectl port-forward reaches the pod's httpd", async () => {
     const forward = background(["port-forward", "-n", namespace, `pod/${pod}`, ":8080"]);

@@ -95,3 +95,34 @@ describe("streamContainerLog", () => {
     await expect(done).resolves.toBeUndefined();
   });
 });
+
+describe("streamContainerLog on a log larger than one read", () => {
+  // 40,000 lines of ~75 bytes: about 3 MiB, three read chunks, with a two-byte character in every
+  // line so that chunk edges fall inside UTF-8 sequences somewhere.
+  const big = (): { file: string; texts: string[] } => {
+    const texts = Array.from({ length: 40_000 }, (_, i) => `line ${i} café`);
+    return { file: logFile(texts.map((t) => line(1, t))), texts };
+  };
+
+  it("reads it whole, every character intact, in few writes", async () => {
+    const { file, texts } = big();
+    const writes: string[] = [];
+    await streamContainerLog(file, {}, async (chunk) => void writes.push(chunk), {
+      running: async () => false,
+    });
+    expect(writes.join("")).toBe(texts.map((t) => t + "\n").join(""));
+    // Batched: not one write per line.
+    expect(writes.length).toBeLessThan(100);
+  });
+
+  it("keeps only the last tailLines entries while reading", async () => {
+    const { file, texts } = big();
+    expect(await read(file, { tailLines: 3 })).toBe(
+      texts
+        .slice(-3)
+        .map((t) => t + "\n")
+        .join(""),
+    );
+    expect(await read(file, { tailLines: 0 })).toBe("");
+  });
+});

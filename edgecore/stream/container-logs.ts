@@ -88,34 +88,54 @@ export async function streamContainerLog(
 ): Promise<void> {
   const assembler = new LogAssembler();
   let budget = options.limitBytes ?? Number.POSITIVE_INFINITY;
+  // Entries go out in batches, not one write per line: a busy log is many short lines.
+  let batch = "";
+  const flush = async (): Promise<void> => {
+    if (batch === "") return;
+    const out = batch;
+    batch = "";
+    await write(out);
+  };
+  /** Adds an entry to the output; false once limitBytes is used up. */
   const emit = async (entry: Entry): Promise<boolean> => {
     if (options.sinceMs !== undefined && timeMs(entry.time) < options.sinceMs) return true;
     let out = options.timestamps ? `${entry.time} ${entry.text}` : entry.text;
     if (Buffer.byteLength(out) > budget) out = Buffer.from(out).subarray(0, budget).toString("utf8");
     budget -= Buffer.byteLength(out);
-    if (out.length > 0) await write(out);
+    batch += out;
+    if (batch.length >= WRITE_BATCH_CHARS) await flush();
     return budget > 0;
   };
 
   const file = await open(path, "r");
   try {
     let position = 0;
-    let carry = "";
-    const readAvailable = async (): Promise<string[]> => {
+    /** The bytes of a line whose newline has not been read yet. */
+    let carry = Buffer.alloc(0);
+    /** Reads at most one chunk of what was appended; the whole lines in it ([] if none). */
+    const readChunk = async (): Promise<string[]> => {
       const size = (await file.stat()).size;
       if (size < position) {
         // Rotated or truncated under us: start over from the beginning of the new file.
         position = 0;
-        carry = "";
+        carry = Buffer.alloc(0);
       }
       if (size === position) return [];
-      const buffer = Buffer.alloc(size - position);
+      const buffer = Buffer.alloc(Math.min(READ_CHUNK_BYTES, size - position));
       const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
       position += bytesRead;
-      const text = carry + buffer.subarray(0, bytesRead).toString("utf8");
-      const lines = text.split("\n");
-      carry = lines.pop() ?? "";
-      return lines;
+      const data =
+        carry.byteLength > 0
+          ? Buffer.concat([carry, buffer.subarray(0, bytesRead)])
+          : buffer.subarray(0, bytesRead);
+      // Decode whole lines only: a chunk may end inside a UTF-8 sequence.
+      const lastNewline = data.lastIndexOf(0x0a);
+      if (lastNewline < 0) {
+        carry = Buffer.from(data);
+        return [];
+      }
+      carry = Buffer.from(data.subarray(lastNewline + 1));
+      return data.subarray(0, lastNewline).toString("utf8").split("\n");
     };
 
     /** Emits the entries these raw lines complete; false once limitBytes is used up. */
@@ -127,27 +147,46 @@ export async function streamContainerLog(
       return true;
     };
 
-    // What is there now, with tailLines counted in whole entries.
-    const entries: Entry[] = [];
-    for (const raw of await readAvailable()) {
-      const entry = assembler.push(raw);
-      if (entry) entries.push(entry);
-    }
+    // What is there now. With tailLines only the last N whole entries are kept while reading.
     const tail = options.tailLines;
-    const start = tail === undefined || tail < 0 ? 0 : Math.max(0, entries.length - tail);
-    for (const entry of entries.slice(start)) if (!(await emit(entry))) return;
+    const kept: Entry[] = [];
+    const initialSize = (await file.stat()).size;
+    while (position < initialSize) {
+      const lines = await readChunk();
+      if (lines.length === 0 && position >= initialSize) break;
+      if (tail === undefined || tail < 0) {
+        if (!(await emitLines(lines))) return await flush();
+        continue;
+      }
+      for (const raw of lines) {
+        const entry = assembler.push(raw);
+        if (!entry) continue;
+        kept.push(entry);
+        // Trimmed in batches: shifting one at a time is quadratic in a long log.
+        if (kept.length > 2 * tail + 1024) kept.splice(0, kept.length - tail);
+      }
+    }
+    for (const entry of tail === undefined || tail < 0 ? [] : kept.slice(Math.max(0, kept.length - tail)))
+      if (!(await emit(entry))) return await flush();
+    await flush();
     if (!options.follow) return;
 
     const pollMs = control.pollMs ?? 100;
+    let lastRunningCheck = Date.now();
     while (!control.signal?.aborted) {
-      const lines = await readAvailable();
-      if (!(await emitLines(lines))) return;
+      const lines = await readChunk();
+      if (!(await emitLines(lines))) return await flush();
+      await flush();
       if (lines.length > 0) continue;
-      if (!(await control.running())) {
-        // Stopped: send whatever it wrote before stopping, until a read finds nothing more.
-        for (let last = await readAvailable(); last.length > 0; last = await readAvailable())
-          if (!(await emitLines(last))) return;
-        return;
+      // Whether the container still runs is a CRI call: asked once a second, not every poll.
+      if (Date.now() - lastRunningCheck >= 1000) {
+        lastRunningCheck = Date.now();
+        if (!(await control.running())) {
+          // Stopped: send whatever it wrote before stopping, until a read finds nothing more.
+          for (let last = await readChunk(); last.length > 0; last = await readChunk())
+            if (!(await emitLines(last))) break;
+          return await flush();
+        }
       }
       await sleep(pollMs, undefined, control.signal ? { signal: control.signal } : {}).catch(() => undefined);
     }
@@ -155,3 +194,8 @@ export async function streamContainerLog(
     await file.close();
   }
 }
+
+/** How much of the file one read takes (bounded memory however large the log). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** Characters collected before one write into the stream. */
+const WRITE_BATCH_CHARS = 32 * 1024;
