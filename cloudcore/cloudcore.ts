@@ -78,6 +78,8 @@ export interface CloudcoreOptions {
     /** Listen address, if not `host` (the stream server faces the apiserver, not edges). */
     readonly host?: string;
     readonly clientCaPem?: string;
+    /** How long an edge may take to begin answering a session (default 30 s). */
+    readonly answerTimeoutMs?: number;
   } | null;
   /**
    * Run as one replica of a cluster: node ownership negotiated in Redis (`redisUrl` required).
@@ -373,6 +375,9 @@ export class Cloudcore {
             return { openStream: (type, payload) => session.streams.open(type, payload) };
           },
           authorizer: new KubeletAuthorizer(rest),
+          ...(options.stream?.answerTimeoutMs !== undefined && {
+            answerTimeoutMs: options.stream.answerTimeoutMs,
+          }),
           metrics,
           log,
         });

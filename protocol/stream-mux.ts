@@ -165,6 +165,7 @@ export class StreamSession {
   /** Bytes the peer may still send before it must wait for our credit. */
   #peerCredit: number;
   #ended: StreamEnd | undefined;
+  #bytesReceived = 0;
   #onData: DataHandler | undefined;
   /** Data that arrived before a handler was attached. */
   #early: Uint8Array[] = [];
@@ -181,6 +182,11 @@ export class StreamSession {
 
   get ended(): StreamEnd | undefined {
     return this.#ended;
+  }
+
+  /** Data bytes that arrived from the peer so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
   }
 
   /** Bytes this side may still send. */
@@ -236,6 +242,7 @@ export class StreamSession {
   /** @internal */
   received(data: Uint8Array): void {
     if (this.#ended) return;
+    this.#bytesReceived += data.byteLength;
     this.#peerCredit -= data.byteLength;
     // The peer may overdraw by one write (see write()); beyond a whole extra window it ignores
     // credit altogether, and buffering for it would be unbounded.

@@ -26,6 +26,8 @@ export interface CloudStreamOptions {
    */
   readonly session: (node: string) => { openStream: OpenStream } | "unsupported" | undefined;
   readonly authorizer: KubeletAuthorizer;
+  /** An edge that has not begun its answer this long after the CONNECT gets the session ended with 504 (default 30 s). */
+  readonly answerTimeoutMs?: number;
   readonly metrics?: CloudcoreMetrics;
   readonly log: Logger;
 }
@@ -53,6 +55,10 @@ export class CloudStream {
 
   constructor(private readonly options: CloudStreamOptions) {
     this.#log = options.log.child({ component: "cloudstream" });
+  }
+
+  get #answerTimeoutMs(): number {
+    return this.options.answerTimeoutMs ?? 30_000;
   }
 
   /** Sessions being relayed. */
@@ -127,12 +133,26 @@ export class CloudStream {
       pod: `${request.namespace}/${request.pod}`,
     });
     this.options.metrics?.streamSessions.inc({ kind: request.kind });
-    const result =
+    // An edge that never answers (hung, or too old to know streams) must not hold the apiserver's
+    // request for ever: the caller gets 504 and the session ends on both sides.
+    let timedOut = false;
+    const answerTimer = setTimeout(() => {
+      if (session.bytesReceived > 0 || session.ended) return;
+      timedOut = true;
+      const reason = `node "${node}" did not answer within ${this.#answerTimeoutMs} ms`;
+      log.warn(reason);
+      this.options.metrics?.streamRequests.inc({ kind: request.kind, result: "504" });
+      refuse(call, 504, reason);
+      session.end(reason);
+    }, this.#answerTimeoutMs);
+    answerTimer.unref();
+    const result = await (
       call.kind === "upgrade"
-        ? await this.#relayUpgrade(call, session)
-        : await this.#relayResponse(call.req, call.res, session);
+        ? this.#relayUpgrade(call, session)
+        : this.#relayResponse(call.req, call.res, session)
+    ).finally(() => clearTimeout(answerTimer));
     this.options.metrics?.streamSessions.dec({ kind: request.kind });
-    this.options.metrics?.streamRequests.inc({ kind: request.kind, result: "relayed" });
+    if (!timedOut) this.options.metrics?.streamRequests.inc({ kind: request.kind, result: "relayed" });
     this.options.metrics?.streamBytes.inc({ direction: "to_edge" }, result.sent);
     this.options.metrics?.streamBytes.inc({ direction: "from_edge" }, result.received);
     log.debug({ ms: Math.round(performance.now() - started), ...result }, "stream session ended");

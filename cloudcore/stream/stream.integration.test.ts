@@ -13,6 +13,7 @@ import { systemBinary } from "../../scripts/env/binaries.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { runCommand } from "../../scripts/env/run-command.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
+import { TestEdge } from "../../test/edge-agent.js";
 import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
 import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
@@ -53,6 +54,7 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
     cloudcore = await startTestCloudcore(kc, undefined, {
       logger: log,
       edgeNodeSelector: `edgefleet.io/test=${namespace}`,
+      stream: { port: 0, answerTimeoutMs: 2000 },
     });
     await createPodNamespace(rest, namespace);
     const credentials = await joinTestNode(cloudcore, nodeName, work);
@@ -297,6 +299,37 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
     // Bad parameters are named.
     const bad = await call(`/containerLogs/${namespace}/${pod}/app?tailLines=x`, apiserver);
     expect(bad).toEqual({ status: 400, body: 'tailLines: "x" must be an integer ≥ 0\n' });
+    // A node whose edge never answers a stream (here: an agent that knows no streams): 504.
+    const silentNode = `edge-silent-${suffix}`;
+    const silent = new TestEdge(
+      silentNode,
+      `127.0.0.1:${cloudcore?.hub.port}`,
+      await joinTestNode(cloudcore as Cloudcore, silentNode, join(work, "silent")),
+      log,
+      { labels: { "edgefleet.io/test": namespace } },
+    );
+    try {
+      await silent.start();
+      await silent.register();
+      await untilValue("the silent node served here", 15_000, async () =>
+        cloudcore?.edge.isEdgeNode(silentNode) && cloudcore.ownership.owns(silentNode) ? true : undefined,
+      );
+      await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
+        body: {
+          metadata: { name: "silent" },
+          spec: { nodeName: silentNode, containers: [{ name: "c", image: BUSYBOX_IMAGE }] },
+        },
+      });
+      const started = Date.now();
+      const timedOut = await call(`/containerLogs/${namespace}/silent/c`, apiserver);
+      expect(timedOut.status).toBe(504);
+      expect(timedOut.body).toContain(`node "${silentNode}" did not answer within 2000 ms`);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    } finally {
+      await silent.close();
+      await rest.request("delete", `/api/v1/nodes/${silentNode}`).catch(() => undefined);
+    }
+
     // Through the apiserver, the edge's 404 becomes kubectl's NotFound.
     const viaKubectl = await run(KUBECTL, ["logs", "-n", namespace, pod, "-c", "nope"]);
     expect(viaKubectl.code).not.toBe(0);
