@@ -11,7 +11,7 @@ import { builtBinary, KUBERNETES_BIN_DIR, systemBinary } from "../scripts/env/bi
 import { BUSYBOX_IMAGE } from "../scripts/env/busybox-image.js";
 import { runCommand } from "../scripts/env/run-command.js";
 import { startTestCloudcore } from "../test/test-cloudcore.js";
-import { joinTestNode, testEdgecoreConfig } from "../test/test-edgecore.js";
+import { joinTestNode, removeNodeContainers, testEdgecoreConfig } from "../test/test-edgecore.js";
 import { untilValue } from "../test/until.js";
 import { Edgecore } from "./edgecore.js";
 import { Labels } from "./edged/runtime-config.js";
@@ -106,15 +106,7 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     await edgecore?.stop();
     await cloudcore?.close();
     // Containers outlive edgecore by design; the test removes its own.
-    const ids = (
-      await ctr(["containers", "ls", "-q", `labels."${Labels.node}"==${nodeName}`]).catch(() => "")
-    )
-      .split("\n")
-      .filter((id) => id !== "");
-    for (const id of ids) {
-      await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
-      await ctr(["containers", "delete", id]).catch(() => undefined);
-    }
+    await removeNodeContainers(socket, nodeName);
     await rest?.request("delete", `/api/v1/nodes/${nodeName}`).catch(() => undefined);
     await rest?.request("delete", `/api/v1/namespaces/${namespace}`).catch(() => undefined);
     rmSync(work, { recursive: true, force: true });

@@ -3,9 +3,9 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { parseDurationSeconds } from "../../protocol/duration.js";
 import { ClusterKeys } from "../cluster/keys.js";
-import { ReplicaRegistry } from "../cluster/replica-registry.js";
+import { replicaObserver } from "../cluster/replica-registry.js";
 import { IptablesManager } from "../iptables/iptables-manager.js";
-import { DEFAULT_TUNNEL_CHAIN } from "../iptables/tunnel-rules.js";
+import { DEFAULT_TUNNEL_CHAIN, tunnelTargetsOf } from "../iptables/tunnel-rules.js";
 
 const seconds = (value: string): number => {
   try {
@@ -37,34 +37,11 @@ export function iptablesManagerCommand(): Command {
         const log = pino({ level: flags.logLevel });
         const redis = new Redis(flags.redisUrl);
         redis.on("error", (err: Error) => log.warn({ err: err.message }, "redis connection error"));
-        const registry = new ReplicaRegistry({
-          redis,
-          keys: new ClusterKeys(),
-          self: () => ({
-            id: "iptables-manager",
-            address: "",
-            connected: 0,
-            messagesPerSecond: 0,
-            startedAt: 0,
-          }),
-          log,
-        });
+        const registry = replicaObserver(redis, new ClusterKeys(), log);
         const manager = new IptablesManager({
           chain: flags.chain,
           intervalMs: flags.interval * 1000,
-          targets: async () =>
-            (await registry.list()).flatMap((r) =>
-              r.tunnelPort === undefined
-                ? []
-                : [
-                    {
-                      replica: r.id,
-                      tunnelPort: r.tunnelPort,
-                      address: r.address,
-                      streamPort: r.streamPort ?? 10003,
-                    },
-                  ],
-            ),
+          targets: async () => tunnelTargetsOf(await registry.list()),
           log,
         });
         if (flags.remove) {

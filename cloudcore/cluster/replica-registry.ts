@@ -41,6 +41,16 @@ export interface ReplicaRegistryOptions {
   readonly log: Logger;
 }
 
+/** A registry that only reads the replicas' records (the iptables manager, tests). */
+export function replicaObserver(redis: Redis, keys: ClusterKeys, log: Logger): ReplicaRegistry {
+  return new ReplicaRegistry({
+    redis,
+    keys,
+    self: () => ({ id: "observer", address: "", connected: 0, messagesPerSecond: 0, startedAt: 0 }),
+    log,
+  });
+}
+
 /**
  * Replica liveness and load in Redis: each replica refreshes a short-lived key with its address and
  * load; a replica whose key expired is dead, which is how a survivor knows it may take a node over

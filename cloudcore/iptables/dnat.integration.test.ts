@@ -12,10 +12,11 @@ import { TestEdge } from "../../test/edge-agent.js";
 import { until, untilValue } from "../../test/until.js";
 import type { Cloudcore } from "../cloudcore.js";
 import { ClusterKeys } from "../cluster/keys.js";
-import { ReplicaRegistry } from "../cluster/replica-registry.js";
+import { replicaObserver } from "../cluster/replica-registry.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson } from "../kube/objects.js";
 import { commandRunner, IptablesManager } from "./iptables-manager.js";
+import { tunnelTargetsOf } from "./tunnel-rules.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 
 const env = inject("env");
@@ -67,24 +68,12 @@ describe("apiserver DNAT to the owning replica, in a network namespace", () => {
     redis = new Redis(env.redis?.url ?? "");
     replicas["a"] = await start("a");
     replicas["b"] = await start("b");
-    const registry = new ReplicaRegistry({
-      redis,
-      keys: new ClusterKeys(),
-      self: () => ({ id: "observer", address: "", connected: 0, messagesPerSecond: 0, startedAt: 0 }),
-      log,
-    });
+    const registry = replicaObserver(redis, new ClusterKeys(), log);
     manager = new IptablesManager({
       chain,
       // Only this test's replicas (others share the Redis).
-      targets: async () =>
-        (await registry.list())
-          .filter((r) => r.id.startsWith(suffix) && r.tunnelPort !== undefined)
-          .map((r) => ({
-            replica: r.id,
-            tunnelPort: r.tunnelPort ?? 0,
-            address: r.address,
-            streamPort: r.streamPort ?? STREAM_PORT,
-          })),
+      // Only this test's replicas (others share the Redis).
+      targets: async () => tunnelTargetsOf((await registry.list()).filter((r) => r.id.startsWith(suffix))),
       run: commandRunner(["ip", "netns", "exec", netns.client]),
       log,
     });

@@ -8,6 +8,32 @@ export interface TunnelTarget {
 
 export const DEFAULT_TUNNEL_CHAIN = "EDGEFLEET-TUNNEL-PORT";
 
+/** KubeEdge's stream port: the DNAT target of a replica that published none. */
+const DEFAULT_STREAM_PORT = 10003;
+
+/** The DNAT targets of the live replicas that hold a tunnel port (as their registry records say). */
+export function tunnelTargetsOf(
+  replicas: readonly {
+    readonly id: string;
+    readonly address: string;
+    readonly tunnelPort?: number | undefined;
+    readonly streamPort?: number | undefined;
+  }[],
+): TunnelTarget[] {
+  return replicas.flatMap((r) =>
+    r.tunnelPort === undefined
+      ? []
+      : [
+          {
+            replica: r.id,
+            tunnelPort: r.tunnelPort,
+            address: r.address,
+            streamPort: r.streamPort ?? DEFAULT_STREAM_PORT,
+          },
+        ],
+  );
+}
+
 /**
  * The whole NAT chain as `iptables-restore --noflush` input: declaring the chain flushes it, so the
  * rules are replaced in one atomic step, and running it twice changes nothing. One DNAT rule per

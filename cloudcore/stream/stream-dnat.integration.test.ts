@@ -7,21 +7,20 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Edgecore } from "../../edgecore/edgecore.js";
-import { Labels } from "../../edgecore/edged/runtime-config.js";
 import { systemBinary } from "../../scripts/env/binaries.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
-import { runCommand } from "../../scripts/env/run-command.js";
 import { httpBody, KUBECTL, kubectlInBackground, runWith, stopProcess } from "../../test/kubectl.js";
 import { NetnsApiserver } from "../../test/netns-apiserver.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
-import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import { joinTestNode, removeNodeContainers, testEdgecoreConfig } from "../../test/test-edgecore.js";
 import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import type { Cloudcore } from "../cloudcore.js";
 import { ClusterKeys } from "../cluster/keys.js";
-import { ReplicaRegistry } from "../cluster/replica-registry.js";
+import { replicaObserver } from "../cluster/replica-registry.js";
 import { commandRunner, IptablesManager } from "../iptables/iptables-manager.js";
+import { tunnelTargetsOf } from "../iptables/tunnel-rules.js";
 import { KubeRest } from "../kube/kube-rest.js";
 import type { NodeJson } from "../kube/objects.js";
 
@@ -173,23 +172,11 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
         ],
       },
     ]);
-    const registry = new ReplicaRegistry({
-      redis,
-      keys: new ClusterKeys(),
-      self: () => ({ id: "observer", address: "", connected: 0, messagesPerSecond: 0, startedAt: 0 }),
-      log,
-    });
+    const registry = replicaObserver(redis, new ClusterKeys(), log);
     manager = new IptablesManager({
       chain: `EF-S-${suffix}`,
-      targets: async () =>
-        (await registry.list())
-          .filter((r) => r.id.startsWith(suffix) && r.tunnelPort !== undefined && r.streamPort !== undefined)
-          .map((r) => ({
-            replica: r.id,
-            tunnelPort: r.tunnelPort ?? 0,
-            address: r.address,
-            streamPort: r.streamPort ?? 0,
-          })),
+      // Only this test's replicas (others share the Redis).
+      targets: async () => tunnelTargetsOf((await registry.list()).filter((r) => r.id.startsWith(suffix))),
       run: commandRunner(["ip", "netns", "exec", apiserver.netns]),
       log,
     });
@@ -239,23 +226,7 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
     for (const r of replicas.values()) await r.close();
     await manager?.remove().catch(() => undefined);
     await lb?.stop();
-    const ctr = (args: string[]): Promise<string> =>
-      runCommand(systemBinary("ctr", "containerd"), [
-        "--address",
-        socket,
-        "--namespace",
-        "k8s.io",
-        ...args,
-      ]).then((r) => r.stdout);
-    const ids = (
-      await ctr(["containers", "ls", "-q", `labels."${Labels.node}"==${nodeName}`]).catch(() => "")
-    )
-      .split("\n")
-      .filter((id) => id !== "");
-    for (const id of ids) {
-      await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
-      await ctr(["containers", "delete", id]).catch(() => undefined);
-    }
+    await removeNodeContainers(socket, nodeName);
     await rest?.request("delete", `/api/v1/nodes/${nodeName}`).catch(() => undefined);
     await rest?.request("delete", `/api/v1/namespaces/${namespace}`).catch(() => undefined);
     rest?.close();

@@ -7,14 +7,12 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Edgecore } from "../../edgecore/edgecore.js";
-import { Labels } from "../../edgecore/edged/runtime-config.js";
 import { CertificateAuthority } from "../../protocol/pki.js";
 import { systemBinary } from "../../scripts/env/binaries.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
-import { runCommand } from "../../scripts/env/run-command.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { TestEdge } from "../../test/edge-agent.js";
-import { joinTestNode, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import { joinTestNode, removeNodeContainers, testEdgecoreConfig } from "../../test/test-edgecore.js";
 import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import {
@@ -109,23 +107,7 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
   afterAll(async () => {
     await edgecore?.stop();
     await cloudcore?.close();
-    const ctr = (args: string[]): Promise<string> =>
-      runCommand(systemBinary("ctr", "containerd"), [
-        "--address",
-        socket,
-        "--namespace",
-        "k8s.io",
-        ...args,
-      ]).then((r) => r.stdout);
-    const ids = (
-      await ctr(["containers", "ls", "-q", `labels."${Labels.node}"==${nodeName}`]).catch(() => "")
-    )
-      .split("\n")
-      .filter((id) => id !== "");
-    for (const id of ids) {
-      await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
-      await ctr(["containers", "delete", id]).catch(() => undefined);
-    }
+    await removeNodeContainers(socket, nodeName);
     await rest?.request("delete", `/api/v1/nodes/${nodeName}`).catch(() => undefined);
     await rest?.request("delete", `/api/v1/namespaces/${namespace}`).catch(() => undefined);
     rest?.close();
