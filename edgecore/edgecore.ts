@@ -84,7 +84,13 @@ export class Edgecore {
     });
     this.cri = new CriClient(config.containerdSocket, { timeoutMs: 120_000, logger: this.#log });
     this.reporter = new PodStatusReporter(this.hub, this.metrics, this.#log);
-    this.stream = new EdgeStream({ hub: this.hub, cri: this.cri, nodeName: config.nodeName, log: this.#log });
+    this.stream = new EdgeStream({
+      hub: this.hub,
+      cri: this.cri,
+      nodeName: config.nodeName,
+      metrics: this.metrics,
+      log: this.#log,
+    });
     const tokens = new CloudTokens(this.hub, this.#log);
     this.edged = new Edged({
       nodeName: config.nodeName,

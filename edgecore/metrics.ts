@@ -17,6 +17,8 @@ export interface EdgecoreMetrics {
   readonly containerStarts: Counter<"reason">;
   /** Pod status reports sent to the cloud, by result. */
   readonly podStatusReports: Counter<"result">;
+  /** Stream sessions (logs, exec, attach, portForward) served, by result (ok, or the HTTP status refused with). */
+  readonly streamSessions: Counter<"kind" | "result">;
 }
 
 export function createEdgecoreMetrics(
@@ -68,6 +70,12 @@ export function createEdgecoreMetrics(
       name: "edgefleet_edge_pod_status_reports_total",
       help: "Pod status reports sent to the cloud, by result",
       labelNames: ["result"] as const,
+      registers,
+    }),
+    streamSessions: new Counter({
+      name: "edgefleet_edge_stream_sessions_total",
+      help: "Stream sessions served (logs, exec, attach, portForward), by result: ok or the HTTP status refused with",
+      labelNames: ["kind", "result"] as const,
       registers,
     }),
   };

@@ -32,9 +32,9 @@ export function relay(socket: Duplex, session: StreamSession): Promise<RelayResu
       sent += chunk.byteLength;
       if (!session.write(chunk)) socket.pause();
     };
-    const finishFromSocket = (reason: string) => (): void => session.end(reason);
-    const onEnd = finishFromSocket("");
-    const onClose = finishFromSocket("");
+    // The socket ended (its peer is done) or closed: the session ends with it.
+    const onEnd = (): void => session.end();
+    const onClose = onEnd;
     const onError = (err: Error): void => session.end(err.message);
     socket.on("data", onData);
     socket.on("end", onEnd);

@@ -312,6 +312,16 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
       await rest.request("delete", `/api/v1/nodes/${silentNode}`).catch(() => undefined);
     }
 
+    // Both ends count what they refused.
+    const edgeRefused = (await edgecore?.metrics.streamSessions.get())?.values.find(
+      (v) => v.labels.kind === "logs" && v.labels.result === "404",
+    );
+    expect(edgeRefused?.value).toBeGreaterThanOrEqual(1);
+    const cloudRefused = (await cloudcore?.metrics.streamRequests.get())?.values.find(
+      (v) => v.labels.kind === "logs" && v.labels.result === "403",
+    );
+    expect(cloudRefused?.value).toBe(1);
+
     // Through the apiserver, the edge's 404 becomes kubectl's NotFound.
     const viaKubectl = await run(KUBECTL, ["logs", "-n", namespace, pod, "-c", "nope"]);
     expect(viaKubectl.code).not.toBe(0);

@@ -71,20 +71,26 @@ export class EdgeStream {
   }
 
   #serve(session: StreamSession, payload: Uint8Array): void {
-    void this.#handle(session, payload).catch((err: unknown) => {
-      const status = err instanceof StreamRequestError ? err.status : 500;
-      if (!(err instanceof StreamRequestError))
-        this.#log.error({ err, session: session.id }, "stream session failed");
-      if (!session.ended) {
-        session.write(httpErrorResponse(status, (err as Error).message));
-        session.end((err as Error).message);
-      }
-    });
+    let kind = "unknown";
+    void this.#handle(session, payload, (k) => (kind = k)).then(
+      () => this.options.metrics?.streamSessions.inc({ kind, result: "ok" }),
+      (err: unknown) => {
+        const status = err instanceof StreamRequestError ? err.status : 500;
+        this.options.metrics?.streamSessions.inc({ kind, result: String(status) });
+        if (!(err instanceof StreamRequestError))
+          this.#log.error({ err, session: session.id }, "stream session failed");
+        if (!session.ended) {
+          session.write(httpErrorResponse(status, (err as Error).message));
+          session.end((err as Error).message);
+        }
+      },
+    );
   }
 
-  async #handle(session: StreamSession, payload: Uint8Array): Promise<void> {
+  async #handle(session: StreamSession, payload: Uint8Array, named: (kind: string) => void): Promise<void> {
     const connect = decodeConnectPayload(payload);
     const request = parseKubeletRequest(connect.method, connect.path, connect.query);
+    named(request.kind);
     const log = this.#log.child({
       session: session.id,
       kind: request.kind,
