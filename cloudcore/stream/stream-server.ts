@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
@@ -54,6 +55,8 @@ export class StreamServer {
   #timer: NodeJS.Timeout | undefined;
   #addressesKey = "";
   #refreshing: Promise<void> = Promise.resolve();
+  /** Every TCP connection, from accept on: one still in its TLS handshake is no HTTP connection yet. */
+  readonly #sockets = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -73,6 +76,10 @@ export class StreamServer {
     });
     const stream = new StreamServer(server, options);
     stream.#addressesKey = JSON.stringify(addresses);
+    server.on("connection", (socket: Socket) => {
+      stream.#sockets.add(socket);
+      socket.once("close", () => stream.#sockets.delete(socket));
+    });
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       const caller = callerOf(req.socket as TLSSocket);
       if (!caller) {
@@ -137,13 +144,17 @@ export class StreamServer {
     return true;
   }
 
-  /** Stops listening and closes every connection (sessions end with them). */
+  /**
+   * Stops listening and closes every connection, including those still in their TLS handshake and
+   * upgraded ones (sessions end with them).
+   */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#refreshing;
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const socket of this.#sockets) socket.destroy();
     });
   }
 }
