@@ -8,6 +8,7 @@ import type { KubeRest } from "../kube/kube-rest.js";
 import { statusCodeOf } from "../kube/kube-rest.js";
 import { DEVICE_GROUP, DEVICE_VERSION } from "./crds.js";
 import { deviceProblems, type DeviceJson, type DeviceModelJson } from "./device-validation.js";
+import { ServerSockets } from "../http/server-sockets.js";
 
 export const WEBHOOK_CONFIGURATION_NAME = "edgefleet-device-validation";
 export const VALIDATE_DEVICES_PATH = "/validate/devices";
@@ -42,10 +43,14 @@ export interface ValidationWebhookOptions {
  * which is the caBundle the apiserver is given.
  */
 export class ValidationWebhook {
+  readonly #sockets: ServerSockets;
+
   private constructor(
     private readonly server: Server,
     private readonly options: ValidationWebhookOptions,
-  ) {}
+  ) {
+    this.#sockets = new ServerSockets(server);
+  }
 
   static async start(options: ValidationWebhookOptions): Promise<ValidationWebhook> {
     const serving = await issueServingCertificate(options.ca, options.advertise);
@@ -107,8 +112,7 @@ export class ValidationWebhook {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.#sockets.close();
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

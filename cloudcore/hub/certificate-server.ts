@@ -12,6 +12,7 @@ import { issueServingCertificate, nodeNameOf, type CertificateAuthority } from "
 import { CertificateRequestError, JoinTokenError } from "../errors.js";
 import type { CloudcoreMetrics } from "../metrics.js";
 import type { JoinTokens } from "../security/join-tokens.js";
+import { ServerSockets } from "../http/server-sockets.js";
 
 /** KubeEdge's certificate server port. */
 export const DEFAULT_CERTIFICATE_PORT = 10002;
@@ -54,6 +55,7 @@ class HttpRefusal extends CertificateRequestError {
  */
 export class CertificateServer {
   readonly #server: Server;
+  readonly #sockets: ServerSockets;
   readonly #log: Logger;
   #closed = false;
 
@@ -74,6 +76,7 @@ export class CertificateServer {
       },
       (req, res) => void this.#handle(req, res),
     );
+    this.#sockets = new ServerSockets(this.#server);
   }
 
   static async start(options: CertificateServerOptions): Promise<CertificateServer> {
@@ -93,14 +96,11 @@ export class CertificateServer {
     return (this.#server.address() as AddressInfo).port;
   }
 
-  /** Stops accepting and closes idle keep-alive connections; safe to call twice. */
+  /** Stops accepting; requests in flight get 2 s, then every connection is closed; safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-    });
+    await this.#sockets.close(2000);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

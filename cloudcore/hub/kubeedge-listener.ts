@@ -7,6 +7,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { nodeNameOf } from "../../protocol/pki.js";
 import { TLS12_CIPHERS, type ListenerOptions } from "./listener-options.js";
 import type { TunnelConnection } from "./tunnel-connection.js";
+import { ServerSockets } from "../http/server-sockets.js";
 
 export type KubeEdgeListenerOptions = ListenerOptions;
 
@@ -18,6 +19,7 @@ export type KubeEdgeListenerOptions = ListenerOptions;
  */
 export class KubeEdgeListener {
   readonly #server: Server;
+  readonly #sockets: ServerSockets;
   readonly #wss: WebSocketServer;
   #closed = false;
 
@@ -31,6 +33,7 @@ export class KubeEdgeListener {
       minVersion: "TLSv1.2",
       ciphers: `TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:${TLS12_CIPHERS}`,
     });
+    this.#sockets = new ServerSockets(this.#server);
     this.#wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -66,7 +69,7 @@ export class KubeEdgeListener {
     this.#closed = true;
     for (const client of this.#wss.clients) client.terminate();
     this.#wss.close();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#sockets.close();
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -1,10 +1,10 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import { issueServingCertificate, type CertificateAuthority } from "../../protocol/pki.js";
+import { ServerSockets } from "../http/server-sockets.js";
 import type { StreamCaller } from "./kubelet-authorizer.js";
 
 /** A request that reached the stream server from an authenticated caller. */
@@ -55,13 +55,15 @@ export class StreamServer {
   #timer: NodeJS.Timeout | undefined;
   #addressesKey = "";
   #refreshing: Promise<void> = Promise.resolve();
-  /** Every TCP connection, from accept on: one still in its TLS handshake is no HTTP connection yet. */
-  readonly #sockets = new Set<Socket>();
+
+  private readonly sockets: ServerSockets;
 
   private constructor(
     private readonly server: Server,
     private readonly options: StreamServerOptions,
-  ) {}
+  ) {
+    this.sockets = new ServerSockets(server);
+  }
 
   static async start(options: StreamServerOptions): Promise<StreamServer> {
     const addresses = normalize(options.servingAddresses());
@@ -76,10 +78,6 @@ export class StreamServer {
     });
     const stream = new StreamServer(server, options);
     stream.#addressesKey = JSON.stringify(addresses);
-    server.on("connection", (socket: Socket) => {
-      stream.#sockets.add(socket);
-      socket.once("close", () => stream.#sockets.delete(socket));
-    });
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       const caller = callerOf(req.socket as TLSSocket);
       if (!caller) {
@@ -151,11 +149,7 @@ export class StreamServer {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#refreshing;
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-      for (const socket of this.#sockets) socket.destroy();
-    });
+    await this.sockets.close();
   }
 }
 
