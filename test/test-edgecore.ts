@@ -4,6 +4,7 @@ import { EdgecoreConfigSchema, type EdgecoreConfig, type EdgecoreConfigInput } f
 import { Labels } from "../edgecore/edged/runtime-config.js";
 import { joinCloud, type NodeCredentials } from "../edgecore/hub/join.js";
 import { systemBinary } from "../scripts/env/binaries.js";
+import { BUSYBOX_IMAGE } from "../scripts/env/busybox-image.js";
 import { runCommand } from "../scripts/env/run-command.js";
 
 /** Joins `nodeName` to a test cloudcore with a fresh token; certificates under `<work>/certs`. */
@@ -71,4 +72,31 @@ export async function removeNodeContainers(containerdSocket: string, nodeName: s
     await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
     await ctr(["containers", "delete", id]).catch(() => undefined);
   }
+}
+
+/**
+ * A busybox pod for stream tests, bound to `nodeName`: its log starts with `started-<marker>` and
+ * then says `tick <n>` five times a second; a busybox httpd serves `hello-<marker>` on port 8080.
+ */
+export function tickerPod(name: string, nodeName: string, marker: string): Record<string, unknown> {
+  return {
+    metadata: { name },
+    spec: {
+      nodeName,
+      automountServiceAccountToken: false,
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: "app",
+          image: BUSYBOX_IMAGE,
+          command: [
+            "sh",
+            "-c",
+            `mkdir -p /www && echo hello-${marker} > /www/index.html && httpd -p 8080 -h /www && ` +
+              `echo started-${marker}; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done`,
+          ],
+        },
+      ],
+    },
+  };
 }

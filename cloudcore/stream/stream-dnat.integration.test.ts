@@ -8,12 +8,16 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Edgecore } from "../../edgecore/edgecore.js";
 import { systemBinary } from "../../scripts/env/binaries.js";
-import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
 import { httpBody, KUBECTL, kubectlInBackground, runWith, stopProcess } from "../../test/kubectl.js";
 import { NetnsApiserver } from "../../test/netns-apiserver.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
-import { joinTestNode, removeNodeContainers, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import {
+  joinTestNode,
+  removeNodeContainers,
+  testEdgecoreConfig,
+  tickerPod,
+} from "../../test/test-edgecore.js";
 import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import type { Cloudcore } from "../cloudcore.js";
@@ -192,26 +196,7 @@ describe("kubectl reaches an edge pod through the apiserver's DNAT to the owning
     });
     await edgecore.start();
     await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
-      body: {
-        metadata: { name: pod },
-        spec: {
-          nodeName,
-          automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: "app",
-              image: BUSYBOX_IMAGE,
-              command: [
-                "sh",
-                "-c",
-                `mkdir -p /www && echo hello-${suffix} > /www/index.html && httpd -p 8080 -h /www && ` +
-                  "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done",
-              ],
-            },
-          ],
-        },
-      },
+      body: tickerPod(pod, nodeName, suffix),
     });
     await untilValue("the pod Running", 90_000, async () => {
       const p = await rest.get<{ status?: { phase?: string } }>(

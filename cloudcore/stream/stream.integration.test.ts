@@ -12,7 +12,12 @@ import { systemBinary } from "../../scripts/env/binaries.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { TestEdge } from "../../test/edge-agent.js";
-import { joinTestNode, removeNodeContainers, testEdgecoreConfig } from "../../test/test-edgecore.js";
+import {
+  joinTestNode,
+  removeNodeContainers,
+  testEdgecoreConfig,
+  tickerPod,
+} from "../../test/test-edgecore.js";
 import { createPodNamespace } from "../../test/pod-namespace.js";
 import { untilValue } from "../../test/until.js";
 import {
@@ -66,26 +71,7 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
     });
     await edgecore.start();
     await rest.request("create", `/api/v1/namespaces/${namespace}/pods`, {
-      body: {
-        metadata: { name: pod },
-        spec: {
-          nodeName,
-          automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 1,
-          containers: [
-            {
-              name: "app",
-              image: BUSYBOX_IMAGE,
-              command: [
-                "sh",
-                "-c",
-                `mkdir -p /www && echo hello-from-httpd-${suffix} > /www/index.html && httpd -p 8080 -h /www && ` +
-                  `echo started-${suffix}; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done`,
-              ],
-            },
-          ],
-        },
-      },
+      body: tickerPod(pod, nodeName, suffix),
     });
     await untilValue("the pod Running", 90_000, async () => {
       const p = await rest.get<{ status?: { phase?: string } }>(
@@ -198,7 +184,7 @@ describe("kubectl logs, exec and port-forward to an edge pod, through CloudStrea
       );
       for (let i = 0; i < 3; i++) {
         const body = await httpBody(Number(port));
-        expect(body).toBe(`hello-from-httpd-${suffix}\n`);
+        expect(body).toBe(`hello-${suffix}\n`);
       }
     } finally {
       await stop(forward.child);
