@@ -21,6 +21,10 @@ RUN npm run build && npm prune --omit=dev
 
 # ---- runtime: same base as the build stage (the addons link against its glibc), non-root
 FROM node:20-bookworm-slim
+# iptables: `cloudcore iptables-manager` (the chart's DaemonSet beside the apiserver).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /opt/edgefleet
 COPY --from=build /src/package.json ./

@@ -66,7 +66,19 @@ export async function loadOrCreateCa(
   }
 }
 
+/**
+ * Makes sure the namespace exists. It is read first: an installed cloudcore (the Helm chart) may
+ * read its own namespace but has no right to create namespaces, which it never needs there.
+ */
 export async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
+  try {
+    await core.readNamespace({ name });
+    return;
+  } catch (err) {
+    if (apiStatus(err) !== 404) {
+      throw new ApiserverError(`read namespace ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   try {
     await core.createNamespace({ body: { metadata: { name } } });
   } catch (err) {

@@ -6,10 +6,12 @@ import { MissingBinaryError } from "./errors.js";
 /** Pinned versions of what scripts/env/build-k8s.sh builds from Go modules. Keep the two in step. */
 export const KUBERNETES_VERSION = process.env["EDGEFLEET_K8S_VERSION"] ?? "v1.36.3";
 export const ETCD_VERSION = process.env["EDGEFLEET_ETCD_VERSION"] ?? "v3.6.16";
+export const HELM_VERSION = process.env["EDGEFLEET_HELM_VERSION"] ?? "v3.22.0";
 
 export const CACHE_DIR = process.env["EDGEFLEET_CACHE"] ?? join(homedir(), ".cache", "edgefleet");
 export const KUBERNETES_BIN_DIR = join(CACHE_DIR, "k8s", KUBERNETES_VERSION);
 export const ETCD_BIN_DIR = join(CACHE_DIR, "etcd", ETCD_VERSION);
+export const HELM_BIN_DIR = join(CACHE_DIR, "helm", HELM_VERSION);
 
 function executable(path: string): boolean {
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd and the Kubernetes control plane (kube-apiserver, kube-scheduler,
-# kube-controller-manager, kubectl) from their Go modules at pinned versions and caches the
+# Builds etcd, the Kubernetes control plane (kube-apiserver, kube-scheduler,
+# kube-controller-manager, kubectl) and helm (for the chart's tests) from their Go modules at pinned versions and caches the
 # binaries outside the repo. A second run with the same pins only checks that they exist.
 #
 # Why a generated module: `go install k8s.io/kubernetes/cmd/...@v` cannot work, because the
@@ -11,9 +11,11 @@ set -euo pipefail
 
 K8S_VERSION="${EDGEFLEET_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${EDGEFLEET_ETCD_VERSION:-v3.6.16}"
+HELM_VERSION="${EDGEFLEET_HELM_VERSION:-v3.22.0}"
 CACHE="${EDGEFLEET_CACHE:-$HOME/.cache/edgefleet}"
 K8S_OUT="$CACHE/k8s/$K8S_VERSION"
 ETCD_OUT="$CACHE/etcd/$ETCD_VERSION"
+HELM_OUT="$CACHE/helm/$HELM_VERSION"
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
 command -v go >/dev/null || { log "go not found on PATH (expected /usr/local/go/bin/go)"; exit 1; }
@@ -87,6 +89,17 @@ GO
   rm -rf "$work"
 }
 
+# helm's module has no replace directives, so a plain `go install` of its command works.
+build_helm() {
+  if [[ -x "$HELM_OUT/helm" ]]; then log "helm $HELM_VERSION cached at $HELM_OUT"; return; fi
+  log "building helm $HELM_VERSION (cold: ~4 min on 2 cores)"
+  rm -rf "$HELM_OUT.tmp"; mkdir -p "$HELM_OUT.tmp"
+  GOBIN="$HELM_OUT.tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$HELM_OUT"; mv "$HELM_OUT.tmp" "$HELM_OUT"
+}
+
 build_etcd
 build_k8s
-log "done: etcd=$ETCD_OUT kubernetes=$K8S_OUT"
+build_helm
+log "done: etcd=$ETCD_OUT kubernetes=$K8S_OUT helm=$HELM_OUT"
