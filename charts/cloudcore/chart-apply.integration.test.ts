@@ -91,6 +91,9 @@ describe("the chart on the real apiserver", () => {
       KUBERNETES_VERSION,
       "--values",
       join(chart, "ci/default-values.yaml"),
+      // The Deployment's pods must not land on edge nodes of this or another test: none matches.
+      "--set",
+      "nodeSelector.edgefleet\\.io/chart-test=nowhere",
     ]);
     await kubectl(["create", "namespace", namespace]);
     const applied = await kubectl(
