@@ -148,8 +148,8 @@ export class KubeRest {
     const resource = resourceOf(url.pathname);
     let code = "error";
     try {
-      const { statusCode, text } = await new Promise<{ statusCode: number; text: string }>(
-        (resolve, reject) => {
+      const send = (): Promise<{ statusCode: number; text: string }> =>
+        new Promise((resolve, reject) => {
           const req = https.request(url, { method, headers, agent: this.#agent }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -158,11 +158,20 @@ export class KubeRest {
             );
             res.on("error", reject);
           });
-          req.on("error", reject);
+          req.on("error", (err: NodeJS.ErrnoException) =>
+            reject(req.reusedSocket && err.code === "ECONNRESET" ? new StaleSocketError(err) : err),
+          );
           req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
           req.end(body);
-        },
-      );
+        });
+      const { statusCode, text } = await send().catch((err: unknown) => {
+        // A kept-alive socket the apiserver closed while idle: the request was sent into a closing
+        // connection, never read. Sent again on a fresh socket — unless it could apply twice
+        // (a create, or a JSON patch whose operations are not idempotent).
+        if (err instanceof StaleSocketError && retriesOnStaleSocket(verb, headers["content-type"]))
+          return send();
+        throw err instanceof StaleSocketError ? err.cause : err;
+      });
       code = String(statusCode);
       let parsed: unknown;
       try {
@@ -187,6 +196,19 @@ export class KubeRest {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+/** ECONNRESET on a socket the agent reused: the keep-alive race, not a failed apiserver. */
+class StaleSocketError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
+/** Whether a request that met a stale keep-alive socket may be sent again. */
+export function retriesOnStaleSocket(verb: Verb, contentType: string | undefined): boolean {
+  if (verb === "create") return false;
+  return !(verb === "patch" && contentType === PatchType.Json);
 }
 
 /**
