@@ -26,9 +26,24 @@ export interface SessionHandlers {
   onDisconnect?(session: NodeSession, code: number, reason: string): void;
 }
 
-const CLOSE_REASON: Record<number, string> = Object.fromEntries(
-  Object.entries(CloseCode).map(([name, code]) => [code, name]),
-);
+/**
+ * Metric label of a close code: ours by name, and the standard ones an edge's side produces (RFC
+ * 6455 §7.4.1; 1006 is what uWS reports when the connection dropped without a close frame, e.g. a
+ * cut network), so a dashboard reads "Abnormal" rather than "1006".
+ */
+const CLOSE_REASON: Record<number, string> = {
+  1002: "ProtocolErrorFromPeer",
+  1005: "NoStatus",
+  1006: "Abnormal",
+  1009: "MessageTooBig",
+  1011: "InternalError",
+  ...Object.fromEntries(Object.entries(CloseCode).map(([name, code]) => [code, name])),
+};
+
+/** The `reason` label of edgefleet_tunnel_sessions_closed_total for a close code. */
+export function closeReasonLabel(code: number): string {
+  return CLOSE_REASON[code] ?? String(code);
+}
 
 function typeOf(message: Message): string {
   try {
@@ -195,7 +210,7 @@ export class SessionManager {
   }
 
   #ended(session: NodeSession, code: number, reason: string): void {
-    this.metrics.sessionsClosed.inc({ reason: CLOSE_REASON[code] ?? String(code) });
+    this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.#handlers.onDisconnect?.(session, code, reason);
   }
 }
