@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { isIP } from "node:net";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { requiresAck } from "../protocol/ack-policy.js";
 import type { Message } from "../protocol/message.js";
@@ -12,11 +11,13 @@ import { OWNER_ANNOTATION, OWNER_EPOCH_ANNOTATION } from "./cluster/node-fence.j
 import { NodeOwnership, OwnershipUnavailableError } from "./cluster/node-ownership.js";
 import { LocalOwnership, type Ownership } from "./cluster/ownership.js";
 import { Rebalancer } from "./cluster/rebalancer.js";
+import type { RedisClient } from "./cluster/redis-client.js";
+import { RedisEndpoint } from "./cluster/redis-endpoint.js";
 import { ReplicaRegistry } from "./cluster/replica-registry.js";
 import { TunnelPortAllocator } from "./cluster/tunnel-ports.js";
 import { ConfigError } from "./config.js";
 import { ensureCrds } from "./devices/crd-installer.js";
-import { DEFAULT_DEVICE_PROTOCOLS, deviceCrd, deviceModelCrd, deviceStatusCrd } from "./devices/crds.js";
+import { DEFAULT_DEVICE_PROTOCOLS, deviceCrds } from "./devices/crds.js";
 import { DeviceController } from "./devices/device-controller.js";
 import { VALIDATE_DEVICES_PATH, ValidationWebhook } from "./devices/validation-webhook.js";
 import type { DownstreamSink } from "./controllers/downstream-message.js";
@@ -28,6 +29,7 @@ import { CertificateServer, DEFAULT_CERTIFICATE_PORT } from "./hub/certificate-s
 import { CloudHub, CLOUDHUB_DEFAULTS } from "./hub/cloudhub.js";
 import { CloseCode } from "./hub/tunnel-connection.js";
 import { RedisAckStore } from "./hub/redis-ack-store.js";
+import { becomesTrue, redisReachable, startHealthServer } from "./http/health-server.js";
 import { KubeRest, PatchType, statusCodeOf } from "./kube/kube-rest.js";
 import { LeaseCoalescer, repliesForBatch } from "./controllers/lease-coalescer.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
@@ -51,6 +53,12 @@ export interface CloudcoreOptions {
   readonly metricsPort?: number | null;
   /** Redis for acked versions (shared by replicas, survives restarts); memory if absent. */
   readonly redisUrl?: string;
+  /** PEM CA bundle the Redis servers' certificates are checked against (TLS URLs only). */
+  readonly redisTlsCaFile?: string;
+  /** File holding the Redis password (instead of one in redisUrl). */
+  readonly redisPasswordFile?: string;
+  /** File holding the sentinels' own password (sentinel URLs only). */
+  readonly redisSentinelPasswordFile?: string;
   readonly keepaliveTimeoutMs?: number;
   readonly ackTimeoutMs?: number;
   readonly offlineGraceMs?: number;
@@ -62,6 +70,11 @@ export interface CloudcoreOptions {
   readonly edgeNodeSelector?: string;
   /** Protocols a Device may name (the Device CRD's CEL rule). */
   readonly deviceProtocols?: readonly string[];
+  /**
+   * Install and update the device CRDs (default true). False: someone else installs them (the Helm
+   * chart) and cloudcore only waits for them to be Established.
+   */
+  readonly manageCrds?: boolean;
   /**
    * The Device validating webhook: its port, and the URL the apiserver calls (default
    * `https://<first advertised address>:<port>/validate/devices`). null: not served, not registered.
@@ -122,7 +135,7 @@ interface CloudcoreParts {
     | {
         readonly nodes: NodeOwnership;
         readonly registry: ReplicaRegistry;
-        readonly subscriber: Redis;
+        readonly subscriber: RedisClient;
         readonly adoptIntervalMs: number;
         readonly rebalancer: Rebalancer | undefined;
         readonly tunnelPorts: TunnelPortAllocator;
@@ -130,7 +143,7 @@ interface CloudcoreParts {
     | undefined;
   readonly metrics: CloudcoreMetrics;
   readonly rest: KubeRest;
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   readonly httpServer: Server | undefined;
   readonly log: Logger;
 }
@@ -183,15 +196,28 @@ export class Cloudcore {
   static async start(options: CloudcoreOptions): Promise<Cloudcore> {
     const log = options.logger ?? pino({ level: "info" });
     if (options.cluster && !options.redisUrl) throw new ConfigError("cluster mode needs redisUrl");
+    // One Redis, a Sentinel group or a Redis Cluster (redis-endpoint.ts); a bad URL fails here.
+    const endpoint = options.redisUrl
+      ? RedisEndpoint.parse(options.redisUrl, {
+          tlsCaFile: options.redisTlsCaFile,
+          passwordFile: options.redisPasswordFile,
+          sentinelPasswordFile: options.redisSentinelPasswordFile,
+        })
+      : undefined;
     const metrics = createCloudcoreMetrics();
     const namespace = options.namespace ?? DEFAULT_CLOUD_NAMESPACE;
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
     const ca = await loadOrCreateCa(core, namespace);
     const tokens = new JoinTokens(core, ca, { namespace });
     const rest = await KubeRest.create(options.kubeConfig, metrics.apiserverLatency);
-    const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+    const redis = endpoint?.client({ maxRetriesPerRequest: 3 });
     // ioredis reconnects by itself; errors are logged, not thrown at the process.
     redis?.on("error", (err: Error) => log.warn({ err: err.message }, "redis connection error"));
+    // A Cluster reports a failing shard's connection errors as "node error".
+    redis?.on("node error", (err: Error, node: string) =>
+      log.warn({ err: err.message, node }, "redis cluster node connection error"),
+    );
+    if (endpoint) log.info({ redis: endpoint.redacted(), mode: endpoint.mode }, "using Redis");
     const ackStore: AckStore = redis ? new RedisAckStore(redis) : new MemoryAckStore();
     const host = options.host ?? CLOUDHUB_DEFAULTS.host;
     const started: { close(): unknown }[] = [];
@@ -225,13 +251,13 @@ export class Cloudcore {
       metrics.setSyncLagSource(() => hub.delivery.syncLag());
 
       let ownership: Ownership = new LocalOwnership();
-      if (options.cluster && redis && options.redisUrl) {
+      if (options.cluster && redis && endpoint) {
         const c = options.cluster;
         const keys = new ClusterKeys();
         // Connected before it subscribes: a subscribe queued before the ready check turned the
         // connection into subscriber mode under that check ("only subscriber commands may be used")
         // and handover requests were never heard.
-        const subscriber = new Redis(options.redisUrl, { lazyConnect: true });
+        const subscriber = endpoint.subscriber();
         subscriber.on("error", (err: Error) =>
           log.warn({ err: err.message }, "redis subscriber connection error"),
         );
@@ -269,7 +295,9 @@ export class Cloudcore {
           // edge whose replica was killed is taken over on its first reconnect instead of being
           // sent away with TryLater (and backing off) until the liveness key expires.
           handoverTimeoutMs: c.handoverTimeoutMs ?? (c.livenessTtlMs ?? 6000) + 2000,
+          onChange: (change) => metrics.ownershipChanges.inc({ change }),
         });
+        metrics.setOwnedNodesSource(() => nodes.ownedCount);
         await subscriber.connect();
         await registry.start();
         await nodes.start();
@@ -322,11 +350,9 @@ export class Cloudcore {
         sink,
         ...(options.edgeNodeSelector !== undefined && { edgeNodeSelector: options.edgeNodeSelector }),
       });
-      await ensureCrds(
-        rest,
-        [deviceModelCrd(), deviceCrd(options.deviceProtocols ?? DEFAULT_DEVICE_PROTOCOLS), deviceStatusCrd()],
-        log,
-      );
+      await ensureCrds(rest, deviceCrds(options.deviceProtocols ?? DEFAULT_DEVICE_PROTOCOLS), log, {
+        manage: options.manageCrds ?? true,
+      });
       const fence = async (node: string): Promise<void> => {
         await ownership.assertCurrent(node);
       };
@@ -432,7 +458,15 @@ export class Cloudcore {
       const httpServer =
         options.metricsPort === null
           ? undefined
-          : await serveMetrics(metrics, host, options.metricsPort ?? 9091, edge);
+          : await startHealthServer({
+              registry: metrics.registry,
+              host,
+              port: options.metricsPort ?? 9091,
+              readiness: [
+                becomesTrue("informers", Promise.all([edge.start(), devices.start()]), "caches not synced"),
+                ...(redis ? [redisReachable(redis)] : []),
+              ],
+            });
       const cloudcore = new Cloudcore({
         hub,
         certificates,
@@ -713,41 +747,4 @@ class MessageRate {
     this.#last = { at: now, total };
     return Math.max(0, Math.round(rate * 10) / 10);
   }
-}
-
-async function serveMetrics(
-  metrics: CloudcoreMetrics,
-  host: string,
-  port: number,
-  edge: EdgeController,
-): Promise<Server> {
-  let ready = false;
-  void edge.start().then(() => (ready = true));
-  const server = createServer((req, res) => {
-    if (req.url === "/metrics") {
-      metrics.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { "content-type": metrics.registry.contentType });
-          res.end(text);
-        },
-        (err: unknown) => {
-          res.writeHead(500);
-          res.end(String(err));
-        },
-      );
-    } else if (req.url === "/healthz") {
-      res.end("ok");
-    } else if (req.url === "/readyz") {
-      res.writeHead(ready ? 200 : 503);
-      res.end(ready ? "ok" : "caches not synced");
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
 }

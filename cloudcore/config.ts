@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { parseDurationSeconds } from "../protocol/duration.js";
 import { loadLayeredConfig } from "../protocol/layered-config.js";
+import { RedisEndpoint } from "./cluster/redis-endpoint.js";
 import { CloudcoreError } from "./errors.js";
 
 /** A config file or flag that does not validate; the message names the field. */
@@ -46,7 +47,23 @@ export const CloudcoreConfigSchema = z
     streamPort: port.default(10003),
     /** CA bundle of the apiserver's kubelet client certificate (default: the kubeconfig's cluster CA). */
     streamClientCaFile: z.string().min(1).optional(),
-    redisUrl: z.string().url().optional(),
+    /**
+     * redis://host:port[/db], rediss://… (TLS), redis+sentinel://host:port[,…]/<master>[/db],
+     * redis+cluster://host:port[,…] (see cluster/redis-endpoint.ts for the full forms).
+     */
+    redisUrl: z
+      .string()
+      .superRefine((url, ctx) => {
+        const problem = RedisEndpoint.problemOf(url);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      })
+      .optional(),
+    /** PEM CA bundle the Redis servers' certificates are checked against (TLS URLs only). */
+    redisTlsCaFile: z.string().min(1).optional(),
+    /** File holding the Redis password (a mounted Secret), instead of one in redisUrl. */
+    redisPasswordFile: z.string().min(1).optional(),
+    /** File holding the sentinels' own password (sentinel URLs only). */
+    redisSentinelPasswordFile: z.string().min(1).optional(),
     offlineGrace: duration.default("40s"),
     maxAutonomy: duration.default("0"),
     leaseRenewInterval: duration.default("10s"),
@@ -54,6 +71,11 @@ export const CloudcoreConfigSchema = z
       .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, "not a protocol name"))
       .min(1)
       .optional(),
+    /**
+     * Install and update the device CRDs (false: they are installed by someone else, e.g. the Helm
+     * chart, and cloudcore only waits for them to be Established; its account needs no CRD writes).
+     */
+    manageCrds: z.boolean().default(true),
     /** Port of the Device validating webhook; 0 = not served. */
     deviceWebhookPort: port.default(10005),
     /** URL the apiserver calls for it (default https://<first advertise address>:<port>/validate/devices). */
@@ -82,6 +104,18 @@ export const CloudcoreConfigSchema = z
   .refine((c) => c.replicaId === undefined || c.redisUrl !== undefined, {
     message: "a replica (replicaId) needs redisUrl",
     path: ["redisUrl"],
+  })
+  .refine((c) => c.redisTlsCaFile === undefined || /^rediss(\+|:)/i.test(c.redisUrl ?? ""), {
+    message: "a CA file is for a TLS redisUrl (rediss://, rediss+sentinel://, rediss+cluster://)",
+    path: ["redisTlsCaFile"],
+  })
+  .refine((c) => c.redisPasswordFile === undefined || c.redisUrl !== undefined, {
+    message: "a password file is for a redisUrl",
+    path: ["redisPasswordFile"],
+  })
+  .refine((c) => c.redisSentinelPasswordFile === undefined || /^rediss?\+sentinel:/i.test(c.redisUrl ?? ""), {
+    message: "a sentinel password file is for a sentinel redisUrl (redis+sentinel://, rediss+sentinel://)",
+    path: ["redisSentinelPasswordFile"],
   });
 
 export type CloudcoreConfig = z.output<typeof CloudcoreConfigSchema>;

@@ -29,3 +29,9 @@ export function apiStatus(err: unknown): number | undefined {
     return err.code;
   return undefined;
 }
+
+/** A CRD cloudcore needs is missing or never became Established. */
+export class CrdNotReadyError extends CloudcoreError {
+  override readonly name = "CrdNotReadyError";
+  override readonly code = "EF_ERR_CRD_NOT_READY";
+}

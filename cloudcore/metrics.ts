@@ -1,3 +1,4 @@
+import type { OwnershipChange } from "./cluster/node-ownership.js";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** cloudcore's Prometheus metrics, registered on one registry per cloudcore instance. */
@@ -36,11 +37,36 @@ export interface CloudcoreMetrics {
   readonly streamBytes: Counter<"direction">;
   /** Where the sync-lag gauge reads from at scrape time. */
   setSyncLagSource(source: () => Iterable<[string, number]>): void;
+  /** Edge nodes this replica owns (its Redis locks), read at scrape time. */
+  readonly ownedNodes: Gauge;
+  /** Where the owned-nodes gauge reads from at scrape time. */
+  setOwnedNodesSource(source: () => number): void;
+  /** Ownership changes seen by this replica, by OwnershipChange (cluster/node-ownership.ts). */
+  readonly ownershipChanges: Counter<"change">;
+}
+
+const OWNERSHIP_CHANGES: readonly OwnershipChange[] = [
+  "claimed",
+  "handed_over",
+  "taken_over",
+  "adopted",
+  "released",
+  "lost",
+];
+
+/**
+ * Every label value is exported from the start, at 0: a rate over a series that does not exist yet
+ * is no data (an empty dashboard panel), not the 0 it is.
+ */
+function withZeroSeries(counter: Counter<"change">, changes: readonly string[]): Counter<"change"> {
+  for (const change of changes) counter.inc({ change }, 0);
+  return counter;
 }
 
 export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetrics {
   const registers = [registry];
   let syncLagSource: () => Iterable<[string, number]> = () => [];
+  let ownedNodesSource: () => number = () => 0;
   return {
     watchEvents: new Counter({
       name: "edgefleet_watch_events_total",
@@ -80,6 +106,26 @@ export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetr
     setSyncLagSource(source) {
       syncLagSource = source;
     },
+    ownedNodes: new Gauge({
+      name: "edgefleet_owned_nodes",
+      help: "Edge nodes this replica owns (holds the Redis lock of)",
+      registers,
+      collect() {
+        this.set(ownedNodesSource());
+      },
+    }),
+    setOwnedNodesSource(source) {
+      ownedNodesSource = source;
+    },
+    ownershipChanges: withZeroSeries(
+      new Counter({
+        name: "edgefleet_ownership_changes_total",
+        help: "Node ownership changes seen by this replica: claimed, handed_over, taken_over, adopted, released, lost",
+        labelNames: ["change"] as const,
+        registers,
+      }),
+      OWNERSHIP_CHANGES,
+    ),
     registry,
     joinAttempts: new Counter({
       name: "edgefleet_join_attempts_total",

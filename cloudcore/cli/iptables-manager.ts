@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { parseDurationSeconds } from "../../protocol/duration.js";
 import { ClusterKeys } from "../cluster/keys.js";
+import { RedisEndpoint } from "../cluster/redis-endpoint.js";
 import { replicaObserver } from "../cluster/replica-registry.js";
 import { IptablesManager } from "../iptables/iptables-manager.js";
 import { DEFAULT_TUNNEL_CHAIN, tunnelTargetsOf } from "../iptables/tunnel-rules.js";
@@ -21,7 +21,16 @@ export function iptablesManagerCommand(): Command {
     .description(
       "keep NAT rules tunnel port -> replica stream listener for the live replicas (run beside the apiserver, host network)",
     )
-    .requiredOption("--redis-url <url>", "the cloudcore cluster's Redis")
+    .requiredOption(
+      "--redis-url <url>",
+      "the cloudcore cluster's Redis (same forms as cloudcore run: redis://, rediss://, redis+sentinel://, redis+cluster://)",
+    )
+    .option("--redis-tls-ca-file <file>", "CA bundle for a TLS Redis URL (default: the system's roots)")
+    .option("--redis-password-file <file>", "file holding the Redis password (instead of one in the URL)")
+    .option(
+      "--redis-sentinel-password-file <file>",
+      "file holding the sentinels' own password (sentinel URLs)",
+    )
     .option("--chain <name>", "NAT chain to own", DEFAULT_TUNNEL_CHAIN)
     .option("--interval <duration>", "how often the rules are reconciled", seconds, 10)
     .option("--remove", "remove the chain and its jumps, then exit", false)
@@ -29,14 +38,25 @@ export function iptablesManagerCommand(): Command {
     .action(
       async (flags: {
         redisUrl: string;
+        redisTlsCaFile?: string;
+        redisPasswordFile?: string;
+        redisSentinelPasswordFile?: string;
         chain: string;
         interval: number;
         remove: boolean;
         logLevel: string;
       }) => {
         const log = pino({ level: flags.logLevel });
-        const redis = new Redis(flags.redisUrl);
+        // A bad URL throws RedisEndpointError, whose message names the problem and never the
+        // password (commander's own argument errors would echo the value).
+        const endpoint = RedisEndpoint.parse(flags.redisUrl, {
+          tlsCaFile: flags.redisTlsCaFile,
+          passwordFile: flags.redisPasswordFile,
+          sentinelPasswordFile: flags.redisSentinelPasswordFile,
+        });
+        const redis = endpoint.client();
         redis.on("error", (err: Error) => log.warn({ err: err.message }, "redis connection error"));
+        log.info({ redis: endpoint.redacted(), mode: endpoint.mode }, "using Redis");
         const registry = replicaObserver(redis, new ClusterKeys(), log);
         const manager = new IptablesManager({
           chain: flags.chain,

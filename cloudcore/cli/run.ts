@@ -31,10 +31,16 @@ interface RunFlags {
   streamPort?: number;
   streamClientCaFile?: string;
   redisUrl?: string;
+  redisTlsCaFile?: string;
+  redisPasswordFile?: string;
+  redisSentinelPasswordFile?: string;
   offlineGrace?: string;
   maxAutonomy?: string;
   logLevel?: string;
   deviceProtocol?: string[];
+  /** Both --manage-crds and --no-manage-crds exist: with only the --no- form, commander would
+   * default this to true and override a config file's `manageCrds: false`. */
+  manageCrds?: boolean;
   deviceWebhookPort?: number;
   deviceWebhookUrl?: string;
   replicaId?: string;
@@ -74,7 +80,18 @@ export function runCommand(): Command {
       "--stream-client-ca-file <file>",
       "CA of the apiserver's kubelet client certificate (default: the kubeconfig's cluster CA)",
     )
-    .option("--redis-url <url>", "Redis for acked versions, e.g. redis://127.0.0.1:6379 (default: memory)")
+    .option(
+      "--redis-url <url>",
+      "Redis for ownership and acked versions (default: memory): redis://[user:password@]host:port[/db], " +
+        "rediss:// (TLS), redis+sentinel://host:port[,host:port…]/<master>[/db][?sentinelPassword=…], " +
+        "redis+cluster://host:port[,host:port…] (rediss+… for TLS)",
+    )
+    .option("--redis-tls-ca-file <file>", "CA bundle for a TLS Redis URL (default: the system's roots)")
+    .option("--redis-password-file <file>", "file holding the Redis password (instead of one in the URL)")
+    .option(
+      "--redis-sentinel-password-file <file>",
+      "file holding the sentinels' own password (sentinel URLs)",
+    )
     .option("--offline-grace <duration>", "offline time before an edge node is tainted (default 40s)")
     .option(
       "--max-autonomy <duration>",
@@ -85,6 +102,8 @@ export function runCommand(): Command {
       "protocol a Device may use (repeatable; default KubeEdge's mappers)",
       collect,
     )
+    .option("--manage-crds", "install and update the device CRDs (default)")
+    .option("--no-manage-crds", "leave the device CRDs to the installer (Helm chart); wait for them")
     .option("--device-webhook-port <port>", "Device validating webhook port, 0 = off (default 10005)", int)
     .option("--device-webhook-url <url>", "URL the apiserver calls for the webhook")
     .option("--replica-id <id>", "run as a replica of a cloudcore cluster (needs --redis-url)")
@@ -117,10 +136,14 @@ export function runCommand(): Command {
         streamPort: flags.streamPort,
         streamClientCaFile: flags.streamClientCaFile,
         redisUrl: flags.redisUrl,
+        redisTlsCaFile: flags.redisTlsCaFile,
+        redisPasswordFile: flags.redisPasswordFile,
+        redisSentinelPasswordFile: flags.redisSentinelPasswordFile,
         offlineGrace: flags.offlineGrace,
         maxAutonomy: flags.maxAutonomy,
         logLevel: flags.logLevel,
         deviceProtocols: flags.deviceProtocol,
+        manageCrds: flags.manageCrds,
         deviceWebhookPort: flags.deviceWebhookPort,
         deviceWebhookUrl: flags.deviceWebhookUrl,
         replicaId: flags.replicaId,
@@ -155,10 +178,16 @@ export function runCommand(): Command {
                 }),
               },
         ...(config.redisUrl !== undefined && { redisUrl: config.redisUrl }),
+        ...(config.redisTlsCaFile !== undefined && { redisTlsCaFile: config.redisTlsCaFile }),
+        ...(config.redisPasswordFile !== undefined && { redisPasswordFile: config.redisPasswordFile }),
+        ...(config.redisSentinelPasswordFile !== undefined && {
+          redisSentinelPasswordFile: config.redisSentinelPasswordFile,
+        }),
         offlineGraceMs: config.offlineGrace,
         maxAutonomyMs: config.maxAutonomy,
         leaseRenewIntervalMs: config.leaseRenewInterval,
         ...(config.deviceProtocols !== undefined && { deviceProtocols: config.deviceProtocols }),
+        manageCrds: config.manageCrds,
         deviceWebhook:
           config.deviceWebhookPort === 0
             ? null

@@ -6,7 +6,12 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type RedisServer } from "../../scripts/env/redis.js";
 import { ClusterKeys } from "./keys.js";
-import { FencedError, NodeOwnership, OwnershipUnavailableError } from "./node-ownership.js";
+import {
+  FencedError,
+  NodeOwnership,
+  OwnershipUnavailableError,
+  type OwnershipChange,
+} from "./node-ownership.js";
 import { ReplicaRegistry } from "./replica-registry.js";
 
 const log = pino({ level: process.env["EDGEFLEET_TEST_LOG"] ?? "silent" });
@@ -19,6 +24,8 @@ class Replica {
   readonly ownership: NodeOwnership;
   readonly handoverRequests: string[] = [];
   readonly lost: string[] = [];
+  /** What onChange reported (the edgefleet_ownership_changes_total increments). */
+  readonly changes: OwnershipChange[] = [];
 
   constructor(
     readonly id: string,
@@ -45,6 +52,7 @@ class Replica {
       handoverTimeoutMs: options.handoverTimeoutMs ?? 3000,
       isReplicaAlive: (other) => this.registry.isAlive(other),
       log,
+      onChange: (change) => this.changes.push(change),
     });
     this.ownership.setEvents({
       onHandoverRequest: (node) => {
@@ -132,6 +140,8 @@ describe("node ownership on a real Redis", () => {
     expect(second).toBe(first + 1);
     await expect(a.ownership.assertCurrent("edge-2")).rejects.toBeInstanceOf(FencedError);
     await expect(b.ownership.assertCurrent("edge-2")).resolves.toBe(second);
+    expect(a.changes).toEqual(["claimed", "released"]);
+    expect(b.changes).toEqual(["handed_over"]);
   });
 
   it("takes a node from a dead replica as soon as its liveness key expires, long before the lock TTL", async () => {
@@ -144,6 +154,7 @@ describe("node ownership on a real Redis", () => {
     const epoch = await b.ownership.acquire("edge-3");
     expect(epoch).toBe(2);
     expect(Date.now() - started).toBeLessThan(5000); // lock TTL is 15 s
+    expect(b.changes).toEqual(["taken_over"]);
   });
 
   it("a stale owner that wakes up finds the node lost on its next renewal", async () => {
@@ -159,6 +170,8 @@ describe("node ownership on a real Redis", () => {
     await a.ownership.renewAll();
     expect(a.lost).toEqual(["edge-4"]);
     expect(a.ownership.owned().has("edge-4")).toBe(false);
+    expect(a.changes).toEqual(["claimed", "lost"]);
+    expect(a.ownership.ownedCount).toBe(0);
   });
 
   it("adopts a node left without owner, but only once it stayed ownerless longer than a renewal", async () => {
@@ -172,6 +185,8 @@ describe("node ownership on a real Redis", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await b.ownership.adoptOrphans(["edge-6"])).toEqual(["edge-6"]);
     expect(b.ownership.epochOf("edge-6")).toBe(epoch + 1);
+    expect(b.changes).toEqual(["adopted"]);
+    expect(b.ownership.ownedCount).toBe(1);
   });
 
   it("after Redis lost its keys, live owners restore them before anyone adopts their nodes", async () => {

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Redlock, type Lock } from "./redlock.js";
 import { CloudcoreError } from "../errors.js";
 import type { ClusterKeys } from "./keys.js";
 import type { Ownership } from "./ownership.js";
+import { getMany, runBatch, type BatchResult, type RedisClient } from "./redis-client.js";
 import { CLAIM, CLEAR_STALE, RELEASE, RENEW } from "./scripts.js";
 
 /** The node could not be owned now (another live replica holds it and did not hand it over). */
@@ -25,9 +25,10 @@ interface Owned {
 }
 
 export interface NodeOwnershipOptions {
-  readonly redis: Redis;
+  /** One Redis (or a Sentinel group's master) or a Redis Cluster. */
+  readonly redis: RedisClient;
   /** A second connection, used only to subscribe to handover requests. */
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
   readonly keys: ClusterKeys;
   readonly replicaId: string;
   /** Lock TTL (default 15 s); renewed every `renewIntervalMs` (default ttl/3) while owned. */
@@ -38,7 +39,16 @@ export interface NodeOwnershipOptions {
   /** Is that replica alive (its liveness key exists)? */
   readonly isReplicaAlive: (id: string) => Promise<boolean>;
   readonly log: Logger;
+  /** Told of every change of what this replica owns (metrics). */
+  readonly onChange?: (change: OwnershipChange) => void;
 }
+
+/**
+ * How a node came or went: claimed (nobody held it), handed_over (its live owner gave it up on
+ * request), taken_over (from a dead replica), adopted (an ownerless node, by the adoption round);
+ * released (given up here: handover, shedding, stop), lost (a renewal found another owner).
+ */
+export type OwnershipChange = "claimed" | "handed_over" | "taken_over" | "adopted" | "released" | "lost";
 
 export interface OwnershipEvents {
   /** Another replica asks for `node` (its edge reconnected there): close the tunnel, then release. */
@@ -120,6 +130,11 @@ export class NodeOwnership implements Ownership {
     return new Map([...this.#owned].map(([node, o]) => [node, o.epoch]));
   }
 
+  /** How many nodes are owned here (cheap: for the owned-nodes gauge at scrape time). */
+  get ownedCount(): number {
+    return this.#owned.size;
+  }
+
   owns(node: string): boolean {
     return this.#owned.has(node);
   }
@@ -145,6 +160,7 @@ export class NodeOwnership implements Ownership {
     const owned = this.#owned.get(node);
     if (!owned) return;
     this.#owned.delete(node);
+    this.options.onChange?.("released");
     const { keys, redis } = this.options;
     await redis.eval(RELEASE, 3, keys.lock(node), keys.epoch(node), keys.owner(node), owned.token);
   }
@@ -178,38 +194,55 @@ export class NodeOwnership implements Ownership {
     return owned.epoch;
   }
 
-  /** Renews every owned node's lock in one pipeline; nodes found taken are dropped (onLost). */
+  /**
+   * Renews every owned node's lock in one batch (one pipeline on one Redis; one per shard on a
+   * Cluster, see runBatch); nodes found taken are dropped (onLost).
+   */
   async renewAll(): Promise<void> {
     if (this.#owned.size === 0) return;
     const { keys, redis } = this.options;
     const entries = [...this.#owned];
-    const pipeline = redis.pipeline();
-    for (const [node, o] of entries)
-      pipeline.eval(
-        RENEW,
-        3,
-        keys.lock(node),
-        keys.epoch(node),
-        keys.owner(node),
-        o.token,
-        this.options.replicaId,
-        String(o.epoch),
-        String(this.#ttl),
-      );
-    let results: [Error | null, unknown][] | null;
+    const ttl = String(this.#ttl);
+    let results: BatchResult[];
     try {
-      results = await pipeline.exec();
+      results = await runBatch(
+        redis,
+        entries.map(([node, o]) => [
+          "eval",
+          RENEW,
+          3,
+          keys.lock(node),
+          keys.epoch(node),
+          keys.owner(node),
+          o.token,
+          this.options.replicaId,
+          String(o.epoch),
+          ttl,
+        ]),
+      );
     } catch (err) {
       this.options.log.warn({ err: (err as Error).message }, "renewing node locks failed; retrying");
       return;
     }
     let restored = 0;
+    let failed = 0;
+    let firstError: Error | undefined;
     entries.forEach(([node], i) => {
-      const [err, result] = results?.[i] ?? [null, 0];
-      if (err) return; // transient: the next pass retries before the TTL runs out
+      const [err, result] = results[i] ?? [null, 0];
+      if (err) {
+        // Transient: the next pass retries before the TTL runs out.
+        failed++;
+        firstError ??= err;
+        return;
+      }
       if (result === 0) this.#lose(node);
       else if (result === 2) restored++;
     });
+    if (failed > 0)
+      this.options.log.warn(
+        { failed, of: entries.length, err: firstError?.message },
+        "renewing node locks failed; retrying",
+      );
     if (restored > 0)
       this.options.log.warn({ restored }, "node locks were missing in Redis and were re-established");
   }
@@ -228,7 +261,10 @@ export class NodeOwnership implements Ownership {
     const seen = new Map<string, number>();
     for (let i = 0; i < candidates.length; i += 500) {
       const chunk = candidates.slice(i, i + 500);
-      const records = await this.options.redis.mget(chunk.map((n) => this.options.keys.owner(n)));
+      const records = await getMany(
+        this.options.redis,
+        chunk.map((n) => this.options.keys.owner(n)),
+      );
       for (const [j, record] of records.entries()) {
         if (record !== null) continue;
         const node = chunk[j] ?? "";
@@ -236,6 +272,7 @@ export class NodeOwnership implements Ownership {
         seen.set(node, since);
         if (adopted.length >= limit || now - since <= this.#renewIntervalMs) continue;
         if ((await this.#tryLock(node)) !== undefined) {
+          this.options.onChange?.("adopted");
           adopted.push(node);
           seen.delete(node);
         }
@@ -268,9 +305,13 @@ export class NodeOwnership implements Ownership {
   async #acquire(node: string): Promise<number> {
     const deadline = Date.now() + (this.options.handoverTimeoutMs ?? 5000);
     let asked = false;
+    let tookOver = false;
     for (let attempt = 0; ; attempt++) {
       const epoch = await this.#tryLock(node);
-      if (epoch !== undefined) return epoch;
+      if (epoch !== undefined) {
+        this.options.onChange?.(tookOver ? "taken_over" : asked ? "handed_over" : "claimed");
+        return epoch;
+      }
       const holder = await this.#holder(node);
       if (
         holder &&
@@ -291,6 +332,7 @@ export class NodeOwnership implements Ownership {
         if (token) {
           const { keys, redis } = this.options;
           await redis.eval(CLEAR_STALE, 3, keys.lock(node), keys.epoch(node), keys.owner(node), token);
+          tookOver = true;
           this.options.log.info(
             { node, from: holder?.replica ?? "unknown" },
             "taking over a node from a dead replica",
@@ -341,6 +383,7 @@ export class NodeOwnership implements Ownership {
 
   #lose(node: string): void {
     if (!this.#owned.delete(node)) return;
+    this.options.onChange?.("lost");
     this.options.log.warn({ node }, "node ownership lost to another replica");
     this.#events.onLost?.(node);
   }

@@ -1,8 +1,8 @@
-import type { Redis } from "ioredis";
 import { tryParseJson } from "../../protocol/json.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ClusterKeys } from "./keys.js";
+import { getMany, runAll, type RedisClient } from "./redis-client.js";
 
 /** What a replica publishes about itself. */
 export interface ReplicaInfo {
@@ -31,7 +31,7 @@ const ReplicaInfoSchema = z.object({
 });
 
 export interface ReplicaRegistryOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: ClusterKeys;
   readonly self: () => ReplicaInfo;
   /** Liveness key TTL: a replica silent this long is dead (default 6 s). */
@@ -42,7 +42,7 @@ export interface ReplicaRegistryOptions {
 }
 
 /** A registry that only reads the replicas' records (the iptables manager, tests). */
-export function replicaObserver(redis: Redis, keys: ClusterKeys, log: Logger): ReplicaRegistry {
+export function replicaObserver(redis: RedisClient, keys: ClusterKeys, log: Logger): ReplicaRegistry {
   return new ReplicaRegistry({
     redis,
     keys,
@@ -72,14 +72,18 @@ export class ReplicaRegistry {
     );
   }
 
+  /**
+   * The liveness key, then the set membership, in one batch. Not a MULTI: the two keys are in
+   * different hash slots (a MULTI across slots is refused by Redis Cluster), and the order is
+   * enough: a lister that sees the member finds its key (or prunes a replica that is gone).
+   */
   async publish(): Promise<void> {
     const info = this.options.self();
     const { redis, keys } = this.options;
-    await redis
-      .multi()
-      .set(keys.replica(info.id), JSON.stringify(info), "PX", this.#ttl)
-      .sadd(keys.replicas(), info.id)
-      .exec();
+    await runAll(redis, [
+      ["set", keys.replica(info.id), JSON.stringify(info), "PX", this.#ttl],
+      ["sadd", keys.replicas(), info.id],
+    ]);
   }
 
   /** This replica's id. */
@@ -96,7 +100,10 @@ export class ReplicaRegistry {
     const { redis, keys } = this.options;
     const ids = await redis.smembers(keys.replicas());
     if (ids.length === 0) return [];
-    const values = await redis.mget(ids.map((id) => keys.replica(id)));
+    const values = await getMany(
+      redis,
+      ids.map((id) => keys.replica(id)),
+    );
     const out: ReplicaInfo[] = [];
     const dead: string[] = [];
     values.forEach((value, i) => {
@@ -119,12 +126,10 @@ export class ReplicaRegistry {
     clearInterval(this.#timer);
     this.#timer = undefined;
     const id = this.options.self().id;
-    await this.options.redis
-      .multi()
-      .del(this.options.keys.replica(id))
-      .srem(this.options.keys.replicas(), id)
-      .exec()
-      .catch((err: unknown) => this.#failed(err));
+    await runAll(this.options.redis, [
+      ["del", this.options.keys.replica(id)],
+      ["srem", this.options.keys.replicas(), id],
+    ]).catch((err: unknown) => this.#failed(err));
   }
 
   #failed(err: unknown): void {

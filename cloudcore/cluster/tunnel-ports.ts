@@ -1,5 +1,5 @@
-import type { Redis } from "ioredis";
 import { CloudcoreError } from "../errors.js";
+import type { RedisClient } from "./redis-client.js";
 
 /** KubeEdge's first tunnel port (cloudcore records start at 10351). */
 export const DEFAULT_TUNNEL_PORT_BASE = 10351;
@@ -31,7 +31,7 @@ export class TunnelPortAllocator {
   #port: number | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly replicaId: string,
     private readonly options: {
       readonly prefix?: string;

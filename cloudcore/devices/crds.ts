@@ -236,3 +236,8 @@ export function deviceStatusCrd(): CrdObject {
     },
   );
 }
+
+/** The three device CRDs cloudcore installs (and the Helm chart ships, with the default protocols). */
+export function deviceCrds(protocols: readonly string[] = DEFAULT_DEVICE_PROTOCOLS): CrdObject[] {
+  return [deviceModelCrd(), deviceCrd(protocols), deviceStatusCrd()];
+}

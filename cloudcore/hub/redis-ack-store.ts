@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../cluster/redis-client.js";
 import { tryParseJson } from "../../protocol/json.js";
 import { z } from "zod";
 import type { AckRecord, AckStore } from "./ack-store.js";
@@ -15,7 +15,7 @@ const AckRecordSchema = z.object({
  */
 export class RedisAckStore implements AckStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = "edgefleet:acked:",
   ) {}
 

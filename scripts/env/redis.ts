@@ -11,6 +11,8 @@ export interface RedisServer extends Component {
   readonly port: number;
   /** redis://127.0.0.1:<port> */
   readonly url: string;
+  /** The server's process id while it runs (tests pause it with SIGSTOP). */
+  readonly pid: number | undefined;
 }
 
 async function ping(port: number): Promise<boolean> {
@@ -69,6 +71,9 @@ export async function startRedis(dir: string, port?: number): Promise<RedisServe
     host: "127.0.0.1",
     port,
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return proc.pid;
+    },
     stop: () => proc.stop(),
   };
 }
