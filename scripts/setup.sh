@@ -15,6 +15,7 @@ APT_PACKAGES=(
   containerd runc busybox-static                   # container runtime and the test image's content
   containernetworking-plugins                      # CNI bridge for CRI pods (edgefleet0, 10.88.x)
   iptables iproute2                                # apiserver DNAT tests in network namespaces
+  prometheus                                       # scrapes cloudcore and the simulator in the dashboard tests
   tar ca-certificates git python3 make g++         # image builds; native addons (better-sqlite3)
 )
 missing=()

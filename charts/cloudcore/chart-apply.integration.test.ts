@@ -91,16 +91,21 @@ describe("the chart on the real apiserver", () => {
       KUBERNETES_VERSION,
       "--values",
       join(chart, "ci/default-values.yaml"),
+      // The device CRDs, as `helm install` applies them (shared with other tests: never deleted).
+      "--include-crds",
       // The Deployment's pods must not land on edge nodes of this or another test: none matches.
       "--set",
       "nodeSelector.edgefleet\\.io/chart-test=nowhere",
     ]);
     await kubectl(["create", "namespace", namespace]);
+    // The CRDs are cluster-wide, and the other tests' cloudcores (managing their CRDs) wrote them
+    // first on this shared apiserver: take their fields over, as an installer that owns them would.
     const applied = await kubectl(
-      ["apply", "--server-side", "--field-manager=helm-test", "-f", "-"],
+      ["apply", "--server-side", "--force-conflicts", "--field-manager=helm-test", "-f", "-"],
       rendered,
     );
     for (const kind of [
+      "customresourcedefinition.apiextensions.k8s.io",
       "deployment.apps",
       "daemonset.apps",
       "clusterrole.rbac.authorization.k8s.io",
@@ -110,6 +115,15 @@ describe("the chart on the real apiserver", () => {
       "poddisruptionbudget.policy",
     ])
       expect(applied).toContain(`${kind}/`);
+
+    await kubectl([
+      "wait",
+      "--for=condition=Established",
+      "--timeout=30s",
+      "crd/devices.devices.kubeedge.io",
+      "crd/devicemodels.devices.kubeedge.io",
+      "crd/devicestatuses.devices.kubeedge.io",
+    ]);
 
     // A kubeconfig holding nothing but the ServiceAccount's token.
     const token = (
@@ -186,8 +200,11 @@ describe("the chart on the real apiserver", () => {
       ["create", "pods"],
       ["update", "secrets", "-n", "default"],
       ["create", "clusterrolebindings"],
+      ["delete", "customresourcedefinitions"],
+      ["update", "customresourcedefinitions/other.example.com"],
     ])
       expect(await canI(...denied), denied.join(" ")).toBe("no");
     expect(await canI("create", "secrets", "-n", namespace)).toBe("yes");
+    expect(await canI("update", "customresourcedefinitions/devices.devices.kubeedge.io")).toBe("yes");
   }, 120_000);
 });

@@ -41,13 +41,52 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The Redis URL with the password from the Secret (expanded by the kubelet from $(REDIS_PASSWORD)). */}}
-{{- define "cloudcore.redisUrl" -}}
-{{- if .Values.redis.existingSecret -}}
-{{- regexReplaceAll "^(rediss?://)" .Values.redis.url "${1}:$(REDIS_PASSWORD)@" -}}
-{{- else -}}
-{{- .Values.redis.url -}}
+{{/*
+Redis flags shared by cloudcore and the iptables-manager: the URL (no secret in it) and the files
+the Secrets are mounted as (cloudcore.redisVolumeMounts, cloudcore.redisVolumes).
+*/}}
+{{- define "cloudcore.redisArgs" -}}
+- --redis-url={{ .Values.redis.url }}
+{{- if .Values.redis.existingSecret }}
+- --redis-password-file=/etc/edgefleet/redis/password
+{{- if .Values.redis.sentinelPasswordKey }}
+- --redis-sentinel-password-file=/etc/edgefleet/redis/sentinel-password
+{{- end }}
+{{- end }}
+{{- if .Values.redis.tls.caSecret }}
+- --redis-tls-ca-file=/etc/edgefleet/redis-ca/ca.crt
+{{- end }}
 {{- end -}}
+
+{{- define "cloudcore.redisVolumeMounts" -}}
+{{- if .Values.redis.existingSecret }}
+- { name: redis-auth, mountPath: /etc/edgefleet/redis, readOnly: true }
+{{- end }}
+{{- if .Values.redis.tls.caSecret }}
+- { name: redis-ca, mountPath: /etc/edgefleet/redis-ca, readOnly: true }
+{{- end }}
+{{- end -}}
+
+{{- define "cloudcore.redisVolumes" -}}
+{{- if .Values.redis.existingSecret }}
+- name: redis-auth
+  secret:
+    secretName: {{ .Values.redis.existingSecret }}
+    # Only the keys named (a Secret may hold more), readable by the pod's group only.
+    defaultMode: 288 # 0440: owner and group (fsGroup) read
+    items:
+      - { key: {{ .Values.redis.passwordKey }}, path: password }
+      {{- if .Values.redis.sentinelPasswordKey }}
+      - { key: {{ .Values.redis.sentinelPasswordKey }}, path: sentinel-password }
+      {{- end }}
+{{- end }}
+{{- if .Values.redis.tls.caSecret }}
+- name: redis-ca
+  secret:
+    secretName: {{ .Values.redis.tls.caSecret }}
+    items:
+      - { key: {{ .Values.redis.tls.caKey }}, path: ca.crt }
+{{- end }}
 {{- end -}}
 
 {{/* The in-cluster name of the Service the apiserver and Prometheus use. */}}
