@@ -11,6 +11,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY types ./types
 COPY protocol ./protocol
 COPY cloudcore ./cloudcore
 COPY edgecore ./edgecore
