@@ -33,6 +33,7 @@ import { becomesTrue, redisReachable, startHealthServer } from "./http/health-se
 import { KubeRest, PatchType, statusCodeOf } from "./kube/kube-rest.js";
 import { LeaseCoalescer, repliesForBatch } from "./controllers/lease-coalescer.js";
 import { createCloudcoreMetrics, type CloudcoreMetrics } from "./metrics.js";
+import { collectDefaultMetrics } from "prom-client";
 import { DEFAULT_CLOUD_NAMESPACE, loadOrCreateCa } from "./security/ca-store.js";
 import { JoinTokens } from "./security/join-tokens.js";
 import { CloudStream } from "./stream/cloud-stream.js";
@@ -51,6 +52,11 @@ export interface CloudcoreOptions {
   readonly certificatePort?: number;
   /** Port of /metrics, /healthz and /readyz; null turns it off. */
   readonly metricsPort?: number | null;
+  /**
+   * Export the process's own figures (RSS, CPU, event-loop lag, as edgefleet_cloudcore_*): for a
+   * cloudcore that is the only one in its process (`cloudcore run`), not for tests running several.
+   */
+  readonly processMetrics?: boolean;
   /** Redis for acked versions (shared by replicas, survives restarts); memory if absent. */
   readonly redisUrl?: string;
   /** PEM CA bundle the Redis servers' certificates are checked against (TLS URLs only). */
@@ -205,6 +211,8 @@ export class Cloudcore {
         })
       : undefined;
     const metrics = createCloudcoreMetrics();
+    if (options.processMetrics)
+      collectDefaultMetrics({ register: metrics.registry, prefix: "edgefleet_cloudcore_" });
     const namespace = options.namespace ?? DEFAULT_CLOUD_NAMESPACE;
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
     const ca = await loadOrCreateCa(core, namespace);
@@ -460,6 +468,7 @@ export class Cloudcore {
           ? undefined
           : await startHealthServer({
               registry: metrics.registry,
+              requests: metrics.httpRequests,
               host,
               port: options.metricsPort ?? 9091,
               readiness: [

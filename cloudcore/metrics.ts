@@ -41,6 +41,11 @@ export interface CloudcoreMetrics {
   readonly ownedNodes: Gauge;
   /** Where the owned-nodes gauge reads from at scrape time. */
   setOwnedNodesSource(source: () => number): void;
+  /**
+   * HTTP requests answered by the certificate server and the health endpoint, by server, path
+   * (known routes only, the rest is "other": a scanner cannot grow the series) and status code.
+   */
+  readonly httpRequests: Counter<"server" | "path" | "code">;
   /** Ownership changes seen by this replica, by OwnershipChange (cluster/node-ownership.ts). */
   readonly ownershipChanges: Counter<"change">;
 }
@@ -117,6 +122,12 @@ export function createCloudcoreMetrics(registry = new Registry()): CloudcoreMetr
     setOwnedNodesSource(source) {
       ownedNodesSource = source;
     },
+    httpRequests: new Counter({
+      name: "edgefleet_http_requests_total",
+      help: "HTTP requests answered by the certificate server and the health endpoint, by server, path and code",
+      labelNames: ["server", "path", "code"] as const,
+      registers,
+    }),
     ownershipChanges: withZeroSeries(
       new Counter({
         name: "edgefleet_ownership_changes_total",

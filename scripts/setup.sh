@@ -16,6 +16,7 @@ APT_PACKAGES=(
   containernetworking-plugins                      # CNI bridge for CRI pods (edgefleet0, 10.88.x)
   iptables iproute2                                # apiserver DNAT tests in network namespaces
   prometheus                                       # scrapes cloudcore and the simulator in the dashboard tests
+  librsvg2-bin                                     # rsvg-convert: load report charts, SVG to PNG
   tar ca-certificates git python3 make g++         # image builds; native addons (better-sqlite3)
 )
 missing=()

@@ -88,7 +88,8 @@ const phase = z.union([
   z.object({ churn: z.object({ fraction }).strict() }).strict(),
 ]);
 
-export const SimulatorRunConfigSchema = z
+/** Every `edgefleet-sim run` setting (the load runner embeds a part of it in its scenarios). */
+export const SimulatorSettingsSchema = z
   .object({
     /** The tunnel endpoint: the balancer in front of cloudcore (or one cloudcore). */
     cloudcore: hostPort,
@@ -136,11 +137,15 @@ export const SimulatorRunConfigSchema = z
     cleanup: z.boolean().default(false),
     cloud: z.enum(["edgefleet", "kubeedge"]).default("edgefleet"),
   })
-  .strict()
-  .refine((c) => c.podsPerNode === 0 || c.kubeconfig !== undefined, {
+  .strict();
+
+export const SimulatorRunConfigSchema = SimulatorSettingsSchema.refine(
+  (c) => c.podsPerNode === 0 || c.kubeconfig !== undefined,
+  {
     message: "pods need the apiserver: give kubeconfig",
     path: ["kubeconfig"],
-  });
+  },
+);
 
 export type SimulatorRunConfig = z.output<typeof SimulatorRunConfigSchema>;
 

@@ -62,10 +62,13 @@ describe("the built image layout", () => {
 
   it("compiles, imports only declared runtime dependencies, and every entry point starts", async () => {
     await run("npx", ["tsc", "-p", "tsconfig.build.json", "--outDir", join(image, "dist")], { cwd: root });
-    // The rest of `npm run build`.
-    const copy = /&& cp (\S+) dist\/(\S+)$/.exec(pkg.scripts["build"] ?? "");
-    if (!copy?.[1] || !copy[2]) throw new Error("the build script's copy step changed; update this test");
-    cpSync(join(root, copy[1]), join(image, "dist", copy[2], copy[1].split("/").pop() ?? ""));
+    // The rest of `npm run build`: its copy steps (files and folders the compiler does not emit).
+    const copies = [
+      ...(pkg.scripts["build"] ?? "").matchAll(/&& cp (?:-r )?(\S+) dist\/(\S+?)\/?(?= &&|$)/g),
+    ];
+    if (copies.length === 0) throw new Error("the build script has no copy step; update this test");
+    for (const [, from = "", to = ""] of copies)
+      cpSync(join(root, from), join(image, "dist", to, from.split("/").pop() ?? ""), { recursive: true });
     cpSync(join(root, "package.json"), join(image, "package.json"));
     symlinkSync(join(root, "node_modules"), join(image, "node_modules"));
 
@@ -90,6 +93,12 @@ describe("the built image layout", () => {
       const { stdout } = await run(process.execPath, [join(image, entry), "--help"]);
       expect(stdout, name).toContain(`Usage: ${name}`);
     }
+    // The load scenarios are data files the build copies beside the compiled runner.
+    const { stdout: scenarios } = await run(process.execPath, [
+      join(image, pkg.bin["edgefleet-load"] ?? ""),
+      "scenarios",
+    ]);
+    expect(scenarios).toMatch(/^smoke +/m);
 
     // The built cloudcore against the real apiserver and Redis: ready means informers synced and
     // Redis answering, so every runtime module (uWS's native binary, ioredis, redlock) loaded.

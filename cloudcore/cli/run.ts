@@ -168,6 +168,7 @@ export function runCommand(): Command {
         kubeedgePort: config.kubeedgePort === 0 ? null : config.kubeedgePort,
         certificatePort: config.certificatePort,
         metricsPort: config.metricsPort === 0 ? null : config.metricsPort,
+        processMetrics: true,
         stream:
           config.streamPort === 0
             ? null

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { Registry } from "prom-client";
+import type { Counter, Registry } from "prom-client";
 
 /** One condition of readiness: undefined when met, else why not (shown by /readyz). */
 export interface ReadinessCheck {
@@ -56,6 +56,8 @@ export function becomesTrue(name: string, done: Promise<unknown>, pending: strin
   };
 }
 
+const HEALTH_ROUTES: ReadonlySet<string> = new Set(["/metrics", "/healthz", "/readyz"]);
+
 /**
  * cloudcore's HTTP endpoint for operators and probes: `/metrics` (Prometheus), `/healthz` (the
  * process answers) and `/readyz` (every readiness check passes: 200 "ok", else 503 with one line
@@ -63,13 +65,22 @@ export function becomesTrue(name: string, done: Promise<unknown>, pending: strin
  */
 export async function startHealthServer(options: {
   readonly registry: Registry;
+  /** Counts each answered request (edgefleet_http_requests_total, server "health"). */
+  readonly requests?: Counter<"server" | "path" | "code">;
   readonly host: string;
   readonly port: number;
   readonly readiness: readonly ReadinessCheck[];
 }): Promise<Server> {
   const { registry, readiness } = options;
   const server = createServer((req, res) => {
-    const path = (req.url ?? "").split("?")[0];
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    res.once("finish", () =>
+      options.requests?.inc({
+        server: "health",
+        path: HEALTH_ROUTES.has(path) ? path : "other",
+        code: String(res.statusCode),
+      }),
+    );
     if (path === "/metrics") {
       registry.metrics().then(
         (text) => {

@@ -46,6 +46,9 @@ class HttpRefusal extends CertificateRequestError {
   }
 }
 
+/** The routes counted by name in edgefleet_http_requests_total. */
+const CERTIFICATE_ROUTES: ReadonlySet<string> = new Set(["/ca.crt", "/edge.crt"]);
+
 /**
  * KubeEdge's certificate server (cloudhub's HTTPS server on 10002): `GET /ca.crt` returns the CA as
  * DER; `GET /edge.crt` takes a DER CSR and returns a DER certificate signed by the cloud CA. A first
@@ -105,6 +108,13 @@ export class CertificateServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? "/", "https://x").pathname;
+    res.once("finish", () =>
+      this.options.metrics.httpRequests.inc({
+        server: "certificates",
+        path: CERTIFICATE_ROUTES.has(path) ? path : "other",
+        code: String(res.statusCode),
+      }),
+    );
     try {
       if (path === "/ca.crt") {
         if (req.method !== "GET") throw new HttpRefusal(405, "bad_request", "use GET");

@@ -1,0 +1,106 @@
+/**
+ * A `cloudcore run` replica as a process of its own (not in the caller's process): what the main
+ * job and the load runner put behind HAProxy, and what they kill to show a failover.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Component } from "./component.js";
+import { httpOk } from "./http-probe.js";
+import { ManagedProcess } from "./managed-process.js";
+import { freePorts } from "./ports.js";
+
+export interface CloudcoreReplicaPorts {
+  readonly tunnel: number;
+  readonly certificates: number;
+  readonly metrics: number;
+  readonly stream: number;
+}
+
+export interface CloudcoreReplicaSpec {
+  /** The replica id (a DNS label); also the process and log file name. */
+  readonly id: string;
+  /** Directory for its log file. */
+  readonly dir: string;
+  readonly kubeconfig: string;
+  readonly redisUrl: string;
+  /** Loopback address it listens on and puts into its certificates (default 127.0.0.1). */
+  readonly host?: string;
+  /** Fixed ports (a replica restarted behind an already configured balancer); free ones otherwise. */
+  readonly ports?: CloudcoreReplicaPorts;
+  /** More `cloudcore run` flags (liveness TTL, admission, log level…). */
+  readonly extraArgs?: readonly string[];
+  readonly readyTimeoutMs?: number;
+}
+
+export interface CloudcoreReplica extends Component {
+  readonly id: string;
+  readonly host: string;
+  readonly ports: CloudcoreReplicaPorts;
+  readonly pid: number | undefined;
+  /** Whether the process is still running. */
+  readonly running: boolean;
+  /** As a crash: SIGKILL, no release of its nodes (the others take them over). */
+  kill(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * How to run cloudcore's entry point from where this file is: the compiled `main.js` beside a
+ * compiled copy of this module, or the TypeScript source through tsx in a checkout.
+ */
+export function cloudcoreCommand(): { command: string; args: string[] } {
+  const compiled = join(here, "..", "..", "cloudcore", "main.js");
+  if (existsSync(compiled)) return { command: process.execPath, args: [compiled] };
+  return {
+    command: process.execPath,
+    args: ["--import", "tsx", join(here, "..", "..", "cloudcore", "main.ts")],
+  };
+}
+
+/** Starts one replica and resolves once its /readyz answers 200 (informers synced, Redis reachable). */
+export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise<CloudcoreReplica> {
+  mkdirSync(spec.dir, { recursive: true });
+  const host = spec.host ?? "127.0.0.1";
+  const [tunnel = 0, certificates = 0, metrics = 0, stream = 0] = spec.ports
+    ? [spec.ports.tunnel, spec.ports.certificates, spec.ports.metrics, spec.ports.stream]
+    : await freePorts(4, host);
+  const ports = { tunnel, certificates, metrics, stream };
+  const { command, args } = cloudcoreCommand();
+  const proc = new ManagedProcess({
+    name: `cloudcore-${spec.id}`,
+    command,
+    args: [
+      ...args,
+      "run",
+      ...["--kubeconfig", spec.kubeconfig, "--redis-url", spec.redisUrl, "--replica-id", spec.id],
+      ...["--host", host, "--advertise-address", host, "--replica-address", host],
+      ...["--tunnel-port", String(tunnel), "--certificate-port", String(certificates)],
+      ...["--metrics-port", String(metrics), "--stream-port", String(stream)],
+      ...["--kubeedge-port", "0", "--device-webhook-port", "0"],
+      ...(spec.extraArgs ?? []),
+    ],
+    logFile: join(spec.dir, `cloudcore-${spec.id}.log`),
+    ready: () => httpOk(`http://${host}:${metrics}/readyz`),
+    readyTimeoutMs: spec.readyTimeoutMs ?? 60_000,
+    // A replica stopping releases its nodes first (the others take them at once).
+    stopTimeoutMs: 20_000,
+  });
+  await proc.start();
+  return {
+    name: proc.spec.name,
+    logFile: proc.spec.logFile,
+    id: spec.id,
+    host,
+    ports,
+    get pid() {
+      return proc.pid;
+    },
+    get running() {
+      return proc.state.type === "running";
+    },
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+  };
+}
