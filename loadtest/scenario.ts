@@ -9,23 +9,12 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { parseDurationMs } from "../protocol/duration.js";
-import { SimulatorSettingsSchema } from "../simulator/config.js";
+import { durationMs, SimulatorSettingsSchema } from "../simulator/config.js";
 
 export class ScenarioError extends Error {
   override readonly name = "ScenarioError";
   readonly code = "EF_ERR_SCENARIO";
 }
-
-const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  if (typeof value === "number") return value * 1000;
-  try {
-    return parseDurationMs(value);
-  } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-    return z.NEVER;
-  }
-});
 
 const name = z
   .string()

@@ -14,7 +14,8 @@ export class SimulatorConfigError extends Error {
   override readonly name = "SimulatorConfigError";
 }
 
-const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
+/** "90s", "2m", "500ms" (or a number of seconds) → milliseconds; scenarios of edgefleet-load use it too. */
+export const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
   if (typeof value === "number") return value * 1000;
   try {
     return parseDurationMs(value);

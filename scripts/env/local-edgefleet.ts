@@ -72,11 +72,12 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
     await Promise.allSettled(replicas.map((r) => r.stop()));
     await env.stop();
   };
+  const kubeconfig = env.info.kubernetes?.kubeconfig ?? "";
+  // One client configuration for the caller (the workload, readiness) and the join tokens.
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfig);
   try {
-    const kubeconfig = env.info.kubernetes?.kubeconfig ?? "";
     const redisUrl = env.info.redis?.url ?? "";
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfig);
     // The first replica creates the CA; started one by one so that the others load it.
     for (let i = 0; i < options.replicas; i++) {
       const replica = await startCloudcoreReplica({
@@ -124,14 +125,12 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
     await stop();
     throw err;
   }
-  const core = new KubeConfig();
-  core.loadFromFile(env.info.kubernetes?.kubeconfig ?? "");
-  const coreApi = core.makeApiClient(CoreV1Api);
+  const coreApi = kubeConfig.makeApiClient(CoreV1Api);
   const lb = balancer;
   return {
     env,
-    kubeconfig: env.info.kubernetes?.kubeconfig ?? "",
-    kubeConfig: core,
+    kubeconfig,
+    kubeConfig,
     replicas,
     balancer: lb,
     prometheus,
