@@ -102,7 +102,13 @@ describe("edgefleet-load run smoke", () => {
     ]);
     const perReplica = report.series.list.filter((s) => s.id === "connected_nodes");
     expect(perReplica.map((s) => s.labels["replica"]).sort()).toEqual(["cloudcore-0", "cloudcore-1"]);
-    expect(report.memory.cloudcorePerNodeBytes).toBeGreaterThan(0);
+    // The replicas' memory is Prometheus' figure. What 100 nodes add to two replicas (~20 MB) is
+    // within what a just-started replica's RSS moves by itself (CI once saw it fall by more), so
+    // the per-node figure is only required to be a figure here; the main job measures it at 1,000.
+    expect(report.memory.cloudcoreRssBytes).toBeGreaterThan(50 * 2 ** 20);
+    expect(Number.isInteger(report.memory.cloudcorePerNodeBytes)).toBe(true);
+    expect(report.memory.cloudcorePerNodeBytes).toBeGreaterThanOrEqual(0);
+    expect(report.memory.simulatorPerNodeBytes).toBeGreaterThan(0);
 
     // The report on disk: valid JSON of the schema, Markdown, charts.
     const files = await writeLoadReport(report, join(dir, "report"));

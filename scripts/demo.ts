@@ -1,92 +1,54 @@
 #!/usr/bin/env node
 /**
- * The README's first command (`npm start`). For now it brings the local environment up, shows what
- * the real apiserver says about itself, lists the nodes and the servers, and brings it all down.
- * Later issues grow this into the HA cloudcore + edgecore + simulated fleet demo.
+ * The README's first command (`npm start`): the main job (scripts/demo/main-job.ts). Exit code 0
+ * when every check held, 1 when a check failed or a step failed (named, with the last lines of the
+ * logs of the components involved), 2 for bad flags, 130 after Ctrl-C.
  */
-import { CoreV1Api, KubeConfig, VersionApi } from "@kubernetes/client-node";
-import { startEnvironment } from "./env/environment.js";
+import { mainJobCommand, MainJobOptionsError } from "./demo/options.js";
+import { MainJobError, runMainJob } from "./demo/main-job.js";
 
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
+const out = (line: string): void => void process.stdout.write(line + "\n");
+const interrupted = new AbortController();
+let onStop: (() => void) | undefined;
+const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+let signals = 0;
+const onSignal = (): void => {
+  signals++;
+  if (signals === 1) {
+    process.stderr.write("\nCtrl-C: stopping everything the main job started (again to quit at once)\n");
+    interrupted.abort(new Error("interrupted"));
+    onStop?.();
+  } else {
+    process.exit(130);
+  }
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 
-async function main(): Promise<void> {
-  const log = (line: string): void => void process.stdout.write(line + "\n");
-  const t0 = Date.now();
-  log(
-    "edgefleet: starting the local environment (etcd, kube-apiserver, scheduler, controller-manager, redis, mosquitto, containerd)",
-  );
-  const ready: string[][] = [["COMPONENT", "READY AFTER"]];
-  const env = await startEnvironment({
-    onReady: (name, ms) => {
-      ready.push([name, `${(ms / 1000).toFixed(1)} s`]);
-      log(`  ready: ${name} (${(ms / 1000).toFixed(1)} s)`);
-    },
+const program = mainJobCommand(async (options) => {
+  const result = await runMainJob(options, {
+    out,
+    progressStream: process.stderr,
+    signal: interrupted.signal,
+    // With --keep, Ctrl-C is the normal end of the run: the exit code is still the checks'.
+    untilStopped: () => stopRequested,
   });
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log("stopping the environment");
-    await env.stop();
-  };
-  process.once("SIGINT", () => void stop());
-  process.once("SIGTERM", () => void stop());
-  try {
-    const kubernetes = env.info.kubernetes;
-    if (!kubernetes) throw new Error("environment started without kubernetes");
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubernetes.kubeconfig);
-    const version = await kc.makeApiClient(VersionApi).getCode();
-    log("");
-    log(`apiserver ${kubernetes.apiserverUrl} (GET /version):`);
-    log(
-      table([
-        ["gitVersion", "major.minor", "goVersion", "platform", "buildDate"],
-        [
-          version.gitVersion,
-          `${version.major}.${version.minor}`,
-          version.goVersion,
-          version.platform,
-          version.buildDate,
-        ],
-      ]),
-    );
-    const nodes = await kc.makeApiClient(CoreV1Api).listNode();
-    log("");
-    log(`nodes: ${nodes.items.length}${nodes.items.length === 0 ? " (no edge node has joined yet)" : ""}`);
-    if (nodes.items.length > 0) {
-      log(
-        table([
-          ["NAME", "READY"],
-          ...nodes.items.map((n) => [
-            n.metadata?.name ?? "",
-            n.status?.conditions?.find((c) => c.type === "Ready")?.status ?? "Unknown",
-          ]),
-        ]),
-      );
-    }
-    log("");
-    log(table(ready));
-    log("");
-    log(
-      `environment came up in ${((Date.now() - t0) / 1000).toFixed(1)} s; logs were in ${env.info.stateDir}`,
-    );
-  } finally {
-    await stop();
+  process.exitCode = result.ok ? 0 : 1;
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof MainJobOptionsError) {
+    process.stderr.write(`bad flag: ${err.message}\n`);
+    process.exitCode = 2;
+  } else if (interrupted.signal.aborted) {
+    process.exitCode = 130;
+  } else if (err instanceof MainJobError) {
+    // The job printed the failed step and the components' log tails already.
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`main job failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
   }
 }
-
-main().catch((err: unknown) => {
-  process.stderr.write(`edgefleet: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});

@@ -1,11 +1,9 @@
 import { join } from "node:path";
 import type { Cloudcore } from "../cloudcore/cloudcore.js";
 import { EdgecoreConfigSchema, type EdgecoreConfig, type EdgecoreConfigInput } from "../edgecore/config.js";
-import { Labels } from "../edgecore/edged/runtime-config.js";
 import { joinCloud, type NodeCredentials } from "../edgecore/hub/join.js";
-import { systemBinary } from "../scripts/env/binaries.js";
 import { BUSYBOX_IMAGE } from "../scripts/env/busybox-image.js";
-import { runCommand } from "../scripts/env/run-command.js";
+export { removeNodeContainers } from "../scripts/env/edgecore-node.js";
 
 /** Joins `nodeName` to a test cloudcore with a fresh token; certificates under `<work>/certs`. */
 export async function joinTestNode(
@@ -50,28 +48,6 @@ export function testEdgecoreConfig(
     podSyncInterval: "500ms",
     ...overrides,
   });
-}
-
-/**
- * Removes the containers edged made for `nodeName` on the test containerd: containers outlive
- * edgecore by design (offline autonomy), so a test removes its own.
- */
-export async function removeNodeContainers(containerdSocket: string, nodeName: string): Promise<void> {
-  const ctr = (args: string[]): Promise<string> =>
-    runCommand(systemBinary("ctr", "containerd"), [
-      "--address",
-      containerdSocket,
-      "--namespace",
-      "k8s.io",
-      ...args,
-    ]).then((r) => r.stdout);
-  const ids = (await ctr(["containers", "ls", "-q", `labels."${Labels.node}"==${nodeName}`]).catch(() => ""))
-    .split("\n")
-    .filter((id) => id !== "");
-  for (const id of ids) {
-    await ctr(["tasks", "delete", "--force", id]).catch(() => undefined);
-    await ctr(["containers", "delete", id]).catch(() => undefined);
-  }
 }
 
 /**

@@ -10,7 +10,7 @@ import { Edgecore } from "../../edgecore/edgecore.js";
 import { systemBinary } from "../../scripts/env/binaries.js";
 import { startHaproxy, type HaproxyBalancer } from "../../scripts/env/haproxy.js";
 import { httpBody, KUBECTL, kubectlInBackground, runWith, stopProcess } from "../../test/kubectl.js";
-import { NetnsApiserver } from "../../test/netns-apiserver.js";
+import { NetnsApiserver } from "../../scripts/env/netns-apiserver.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import {
   joinTestNode,

@@ -24,8 +24,16 @@ export interface CloudcoreReplicaSpec {
   readonly dir: string;
   readonly kubeconfig: string;
   readonly redisUrl: string;
-  /** Loopback address it listens on and puts into its certificates (default 127.0.0.1). */
+  /**
+   * Local address it listens on (all its ports), registers as its replica address (the DNAT
+   * target) and puts into its certificates (default 127.0.0.1).
+   */
   readonly host?: string;
+  /**
+   * More addresses edges dial, in its certificates besides `host`: a balancer's on loopback in
+   * front of replicas listening elsewhere (on the host side of a NetnsApiserver's veth).
+   */
+  readonly advertiseAddresses?: readonly string[];
   /** Fixed ports (a replica restarted behind an already configured balancer); free ones otherwise. */
   readonly ports?: CloudcoreReplicaPorts;
   /** More `cloudcore run` flags (liveness TTL, admission, log level…). */
@@ -76,6 +84,7 @@ export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise
       "run",
       ...["--kubeconfig", spec.kubeconfig, "--redis-url", spec.redisUrl, "--replica-id", spec.id],
       ...["--host", host, "--advertise-address", host, "--replica-address", host],
+      ...(spec.advertiseAddresses ?? []).filter((a) => a !== host).flatMap((a) => ["--advertise-address", a]),
       ...["--tunnel-port", String(tunnel), "--certificate-port", String(certificates)],
       ...["--metrics-port", String(metrics), "--stream-port", String(stream)],
       ...["--kubeedge-port", "0", "--device-webhook-port", "0"],

@@ -21,15 +21,23 @@ export interface Progress {
   stop(): void;
 }
 
-const line = (s: ProgressState): string =>
-  `[${s.phase}] nodes ${s.connected}/${s.nodes} connected, ${s.registered} registered | pods ${s.podsRunning}/${s.pods} Running | ${s.messagesPerSecond} msgs/s | errors ${s.errors}` +
+const line = (s: ProgressState, detail: string): string =>
+  `[${s.phase}] nodes ${s.connected}/${s.nodes} connected, ${s.registered} registered${detail} | pods ${s.podsRunning}/${s.pods} Running | ${s.messagesPerSecond} msgs/s | errors ${s.errors}` +
   (s.errors > 0 && s.lastError ? ` (last: ${s.lastError.slice(0, 160)})` : "");
 
 /**
  * On a TTY, one live bar (cli-progress) of nodes connected; elsewhere (CI, files) a plain line
- * every `plainEveryMs`.
+ * every `plainEveryMs`. `detail` adds to the nodes figure (the main job: nodes per replica).
  */
-export function createProgress(stream: NodeJS.WriteStream = process.stderr, plainEveryMs = 10_000): Progress {
+export function createProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+  plainEveryMs = 10_000,
+  detail: () => string = () => "",
+): Progress {
+  const extra = (): string => {
+    const d = detail();
+    return d === "" ? "" : ` (${d})`;
+  };
   if (!stream.isTTY) {
     let last = 0;
     return {
@@ -37,7 +45,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, plai
         const now = Date.now();
         if (now - last < plainEveryMs) return;
         last = now;
-        stream.write(line(state) + "\n");
+        stream.write(line(state, extra()) + "\n");
       },
       log: (text) => void stream.write(text + "\n"),
       stop: () => undefined,
@@ -47,7 +55,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, plai
     {
       stream,
       format:
-        "[{phase}] nodes {bar} {value}/{total} ({registered} registered) | pods {podsRunning}/{pods} Running | {rate} msgs/s | errors {errors}",
+        "[{phase}] nodes {bar} {value}/{total} ({registered} registered){detail} | pods {podsRunning}/{pods} Running | {rate} msgs/s | errors {errors}",
       hideCursor: true,
       clearOnComplete: false,
       barsize: 24,
@@ -60,6 +68,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, plai
       const payload = {
         phase: state.phase,
         registered: state.registered,
+        detail: extra(),
         pods: state.pods,
         podsRunning: state.podsRunning,
         rate: state.messagesPerSecond,

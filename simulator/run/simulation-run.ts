@@ -28,7 +28,16 @@ export type ScenarioPhase =
   /** Cut the tunnels of `fraction` of the connected nodes for `downMs`; wait until all are back. */
   | { readonly type: "chaos"; readonly fraction: number; readonly downMs: number }
   /** Delete `fraction` of the pods and create as many new ones; wait until all Run again. */
-  | { readonly type: "churn"; readonly fraction: number };
+  | { readonly type: "churn"; readonly fraction: number }
+  /**
+   * Something done to the system under test while the fleet runs (the main job kills a cloudcore
+   * replica): the phase lasts until `run` settles, sampled as any other, and is reported as `name`.
+   */
+  | {
+      readonly type: "action";
+      readonly name: string;
+      readonly run: (log: (line: string) => void) => Promise<void>;
+    };
 
 export interface RunOptions {
   readonly simulation: SimulationOptions;
@@ -212,9 +221,11 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
     for (const phase of o.phases) {
       if (o.signal?.aborted) break;
       // Phase names are unique in a report (shards merge by name): steady, steady-2, ...
-      const n = (used.get(phase.type) ?? 0) + 1;
-      used.set(phase.type, n);
-      await nextPhase(n === 1 ? phase.type : `${phase.type}-${n}`);
+      const key = phase.type === "action" ? `action:${phase.name}` : phase.type;
+      const n = (used.get(key) ?? 0) + 1;
+      used.set(key, n);
+      const name = phase.type === "action" ? phase.name : phase.type;
+      await nextPhase(n === 1 ? name : `${name}-${n}`);
       if (phase.type === "steady") {
         const end = Date.now() + phase.durationMs;
         while (Date.now() < end && !o.signal?.aborted) {
@@ -230,6 +241,14 @@ export async function runSimulation(o: RunOptions): Promise<SimulationReport> {
         await until(
           (s) => s.counters.connected >= connectedBefore && s.counters.reconnects >= reconnectsBefore + cut,
         );
+      } else if (phase.type === "action") {
+        let settled = false;
+        const action = phase.run((line) => o.progress.log(line)).finally(() => (settled = true));
+        while (!settled) {
+          await sample();
+          await Promise.race([action.catch(() => undefined), sleep(1000)]);
+        }
+        await action;
       } else if (workload && o.podMode === "bound") {
         const { deleted, created } = await workload.churnBoundPods(phase.fraction, o.podQps);
         const settled = await until(() => workload.settled(deleted, created));

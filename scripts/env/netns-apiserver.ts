@@ -4,20 +4,21 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CertificateAuthority } from "../protocol/pki.js";
-import type { ControlPlanePki } from "../scripts/env/control-plane-pki.js";
-import { startKubeApiserver, type KubeApiserver } from "../scripts/env/kube-apiserver.js";
-import { writeKubeconfig } from "../scripts/env/kubeconfig.js";
+import { CertificateAuthority } from "../../protocol/pki.js";
+import type { ControlPlanePki } from "./control-plane-pki.js";
+import { startKubeApiserver, type KubeApiserver } from "./kube-apiserver.js";
+import { writeKubeconfig } from "./kubeconfig.js";
 
 const run = promisify(execFile);
 
 /**
- * A second kube-apiserver of the test cluster (same etcd, same PKI), running in a network
- * namespace the test makes: its connections to "kubelets" leave through that namespace's NAT
- * table, where the iptables manager writes its DNAT rules, as on a real control-plane host. A veth
- * pair joins it to the host: `hostAddress` (the host side, where the replicas' stream servers
- * listen) and `address` (the apiserver's). Every other destination is routed to the host side, so
- * node addresses need no route of their own.
+ * A second kube-apiserver of a local cluster (same etcd, same PKI), running in a network namespace
+ * of its own: its connections to "kubelets" leave through that namespace's NAT table, where the
+ * iptables manager writes its DNAT rules, as on a real control-plane host. Used by the DNAT tests
+ * and by a local edgefleet started with `streams` (needs root: netns, veth). A veth pair joins it
+ * to the host: `hostAddress` (the host side, where the replicas' stream servers listen) and
+ * `address` (the apiserver's). Every other destination is routed to the host side, so node
+ * addresses need no route of their own.
  */
 export class NetnsApiserver {
   private constructor(
@@ -44,8 +45,27 @@ export class NetnsApiserver {
     const ip = async (...args: string[]): Promise<void> => {
       await run("ip", args);
     };
+    // etcd listens on the host's loopback: a forwarder on the host side of the veth reaches it.
+    const etcd = new URL(options.etcdUrl);
+    const sockets = new Set<Socket>();
+    const etcdForwarder = createServer((inbound) => {
+      const outbound = connect({ host: etcd.hostname, port: Number(etcd.port) });
+      sockets.add(inbound).add(outbound);
+      inbound.pipe(outbound).pipe(inbound);
+      const done = (): void => {
+        inbound.destroy();
+        outbound.destroy();
+        sockets.delete(inbound);
+        sockets.delete(outbound);
+      };
+      inbound.on("error", done).on("close", done);
+      outbound.on("error", done).on("close", done);
+    });
     await ip("netns", "add", netns);
     const undo = async (): Promise<void> => {
+      // A forwarder left listening would keep the caller's process alive.
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => etcdForwarder.close(() => resolve()));
       await ip("link", "del", hostVeth).catch(() => undefined);
       await ip("netns", "del", netns).catch(() => undefined);
     };
@@ -58,23 +78,6 @@ export class NetnsApiserver {
       await ip("-n", netns, "link", "set", "lo", "up");
       await ip("-n", netns, "link", "set", nsVeth, "up");
       await ip("-n", netns, "route", "add", "default", "via", hostAddress);
-
-      // etcd listens on the host's loopback: a forwarder on the host side of the veth reaches it.
-      const etcd = new URL(options.etcdUrl);
-      const sockets = new Set<Socket>();
-      const etcdForwarder = createServer((inbound) => {
-        const outbound = connect({ host: etcd.hostname, port: Number(etcd.port) });
-        sockets.add(inbound).add(outbound);
-        inbound.pipe(outbound).pipe(inbound);
-        const done = (): void => {
-          inbound.destroy();
-          outbound.destroy();
-          sockets.delete(inbound);
-          sockets.delete(outbound);
-        };
-        inbound.on("error", done).on("close", done);
-        outbound.on("error", done).on("close", done);
-      });
       await new Promise<void>((resolve) => etcdForwarder.listen(0, hostAddress, resolve));
       const etcdPort = (etcdForwarder.address() as { port: number }).port;
 
@@ -124,6 +127,11 @@ export class NetnsApiserver {
       await undo();
       throw err;
     }
+  }
+
+  /** The apiserver's log file. */
+  get logFile(): string {
+    return this.apiserver.logFile;
   }
 
   /** Runs a command inside the namespace. */
