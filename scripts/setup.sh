@@ -35,15 +35,25 @@ if ((${#missing[@]} > 0)); then
 fi
 
 command -v go >/dev/null || { log "Go is required (expected at /usr/local/go/bin/go)"; exit 1; }
-bash scripts/env/build-k8s.sh
 
 # better-sqlite3 compiles against Node's headers; Debian's Node ships them under /usr/include/node,
 # and node-gyp would otherwise try to download them.
 if [[ -f /usr/include/node/node_version.h && -z "${npm_config_nodedir:-}" ]]; then
   export npm_config_nodedir=/usr
 fi
+# node_modules install while Go builds (a cold build is the long pole of a first run).
+npm_pid=""
+# A failed Go build must not leave npm ci running behind it.
+trap '[[ -n "$npm_pid" ]] && kill "$npm_pid" 2>/dev/null; true' EXIT
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  log "installing node modules (npm ci)"
-  npm ci --no-audit --no-fund
+  log "installing node modules (npm ci), beside the Go builds"
+  npm ci --no-audit --no-fund &
+  npm_pid=$!
+fi
+# `--no-helm` (npm start): helm is only for the chart's tests.
+bash scripts/env/build-k8s.sh "$@"
+if [[ -n "$npm_pid" ]]; then
+  wait "$npm_pid" || { npm_pid=""; log "npm ci failed"; exit 1; }
+  npm_pid=""
 fi
 log "ready"

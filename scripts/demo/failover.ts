@@ -31,6 +31,8 @@ export interface FailoverOptions {
   readonly allConnected: () => Promise<boolean>;
   readonly timeoutMs: number;
   readonly log: (line: string) => void;
+  /** Called just before the kill (so the job does not report the victim as a failure). */
+  readonly onKill?: (replica: CloudcoreReplica) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -52,6 +54,7 @@ export async function killOwnerAndWait(o: FailoverOptions): Promise<FailoverResu
       .map(([r, n]) => `${r}=${n}`)
       .join(" ")}; killing ${victim.id} (owns ${o.victimOf} and ${orphans - 1} more nodes) with SIGKILL`,
   );
+  o.onKill?.(victim);
   const killedAt = Date.now();
   await victim.kill();
   let reownedMs = -1;

@@ -98,6 +98,8 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
   let redis: Redis | undefined;
   let control: ControlServer | undefined;
   const watch: { current?: ReplicaWatch } = {};
+  /** Components the job stopped on purpose (the failover's victim): not a failure. */
+  const killed = new Set<string>();
 
   /** Runs one step; a failure names it and the components it involves. */
   const step = async <T>(
@@ -254,6 +256,7 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
               (latest?.counters.connected ?? 0) >= o.nodes && (await edgeConnected(e)),
             timeoutMs: 120_000,
             log: line,
+            onKill: (replica) => killed.add(replica.name),
             ...(io.signal && { signal: io.signal }),
           });
           ownerAfter = (await owners.ownerOf(EDGE_NODE)) ?? "(none)";
@@ -350,9 +353,11 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
         detail: `${ownerBefore} → ${ownerAfter}`,
       },
       {
-        name: "no fleet errors",
-        ok: sim.totals.joinErrors + sim.totals.podCreateErrors === 0,
-        detail: `${sim.totals.joinErrors} join errors, ${sim.totals.podCreateErrors} pod create errors, ${sim.totals.requestErrors} request errors`,
+        // A join that failed is retried (with backoff) as a real edge would: what must hold is
+        // that every node got in, and every pod was created.
+        name: "every node joined, every pod created",
+        ok: sim.totals.registered === o.nodes && sim.totals.podCreateErrors === 0,
+        detail: `${sim.totals.registered}/${o.nodes} registered; ${sim.totals.joinErrors} join attempts retried, ${sim.totals.podCreateErrors} pod create errors, ${sim.totals.requestErrors} request errors`,
       },
     ];
     const report: MainJobReport = {
@@ -420,7 +425,12 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
   } catch (err) {
     if (err instanceof MainJobError) {
       out(`FAILED: ${err.message}`);
-      for (const c of err.components) out(logTail(c, 15));
+      // A component that died is the likeliest cause: named first, whatever the step was.
+      const dead = (fleet?.components() ?? []).filter(
+        (c) => c.running === false && !killed.has(c.name) && !err.components.includes(c),
+      );
+      for (const c of dead) out(`${c.name} is not running`);
+      for (const c of [...dead, ...err.components]) out(logTail(c, 15));
     } else if (io.signal.aborted) {
       out("stopping (interrupted)");
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds etcd, the Kubernetes control plane (kube-apiserver, kube-scheduler,
-# kube-controller-manager, kubectl) and helm (for the chart's tests) from their Go modules at pinned versions and caches the
-# binaries outside the repo. A second run with the same pins only checks that they exist.
+# kube-controller-manager, kubectl) and helm (for the chart's tests; `--no-helm` skips it) from
+# their Go modules at pinned versions and caches the binaries outside the repo. A second run with
+# the same pins only checks that they exist.
 #
 # Why a generated module: `go install k8s.io/kubernetes/cmd/...@v` cannot work, because the
 # kubernetes go.mod maps its k8s.io/* staging modules to ./staging/... and module zips leave
@@ -101,5 +102,9 @@ build_helm() {
 
 build_etcd
 build_k8s
-build_helm
-log "done: etcd=$ETCD_OUT kubernetes=$K8S_OUT helm=$HELM_OUT"
+if [[ "${1:-}" == "--no-helm" ]]; then
+  log "done: etcd=$ETCD_OUT kubernetes=$K8S_OUT (helm skipped)"
+else
+  build_helm
+  log "done: etcd=$ETCD_OUT kubernetes=$K8S_OUT helm=$HELM_OUT"
+fi

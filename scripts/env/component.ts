@@ -4,6 +4,8 @@ import type { ManagedProcess } from "./managed-process.js";
 export interface Component {
   readonly name: string;
   readonly logFile: string;
+  /** False once its process has exited (what a failure report looks for); absent: not known. */
+  readonly running?: boolean;
   /** Graceful stop; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -13,6 +15,9 @@ export function processComponent(process: ManagedProcess): Component {
   return {
     name: process.spec.name,
     logFile: process.spec.logFile,
+    get running() {
+      return process.running;
+    },
     stop: () => process.stop(),
   };
 }

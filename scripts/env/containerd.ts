@@ -201,7 +201,17 @@ async function startContainerdProcess(dir: string, podNetwork: PodNetwork): Prom
       await deletePodBridge(podNetwork);
     }
   };
-  return { name: "containerd", logFile: proc.spec.logFile, socket, podNetwork, ctr, stop };
+  return {
+    name: "containerd",
+    logFile: proc.spec.logFile,
+    socket,
+    podNetwork,
+    ctr,
+    stop,
+    get running() {
+      return proc.running;
+    },
+  };
 }
 
 /**

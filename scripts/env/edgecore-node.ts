@@ -89,6 +89,9 @@ export async function startEdgecoreNode(spec: EdgecoreNodeSpec): Promise<Edgecor
     logFile: proc.spec.logFile,
     nodeName: spec.nodeName,
     metaServerUrl: `http://127.0.0.1:${metaPort}`,
+    get running() {
+      return proc.running;
+    },
     async stop() {
       await proc.stop();
       await removeNodeContainers(spec.containerdSocket, spec.nodeName);

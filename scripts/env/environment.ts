@@ -49,6 +49,8 @@ export interface EnvironmentInfo {
 
 export interface Environment {
   readonly info: EnvironmentInfo;
+  /** The running servers, in start order (for "which one failed" messages). */
+  components(): readonly Component[];
   /** Stops every component in reverse start order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -155,7 +157,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       ...(containerd ? { containerd: { socket: containerd.socket, namespace: "k8s.io" } } : {}),
       logs,
     };
-    return { info, stop };
+    return { info, stop, components: () => [...started] };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

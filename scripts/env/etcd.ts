@@ -42,5 +42,13 @@ export async function startEtcd(dir: string): Promise<Etcd> {
     readyTimeoutMs: 30_000,
   });
   await proc.start();
-  return { name: "etcd", logFile: proc.spec.logFile, clientUrl, stop: () => proc.stop() };
+  return {
+    name: "etcd",
+    logFile: proc.spec.logFile,
+    clientUrl,
+    stop: () => proc.stop(),
+    get running() {
+      return proc.running;
+    },
+  };
 }

@@ -95,5 +95,14 @@ export async function startHaproxy(
     readyTimeoutMs: 15_000,
   });
   await proc.start();
-  return { name: "haproxy", logFile: proc.spec.logFile, ports, healthUrl, stop: () => proc.stop() };
+  return {
+    name: "haproxy",
+    logFile: proc.spec.logFile,
+    ports,
+    healthUrl,
+    stop: () => proc.stop(),
+    get running() {
+      return proc.running;
+    },
+  };
 }

@@ -74,6 +74,9 @@ export async function startIptablesManager(spec: IptablesManagerSpec): Promise<I
     netns: spec.netns,
     chain,
     natTable,
+    get running() {
+      return proc.running;
+    },
     stop: () => proc.stop(),
   };
 }

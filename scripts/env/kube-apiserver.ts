@@ -82,5 +82,13 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
     stopTimeoutMs: 15_000,
   });
   await proc.start();
-  return { name: "kube-apiserver", logFile: proc.spec.logFile, url, stop: () => proc.stop() };
+  return {
+    name: "kube-apiserver",
+    logFile: proc.spec.logFile,
+    url,
+    stop: () => proc.stop(),
+    get running() {
+      return proc.running;
+    },
+  };
 }

@@ -48,7 +48,14 @@ export async function startKubeComponent(
     readyTimeoutMs: 60_000,
   });
   await proc.start();
-  return { name, logFile: proc.spec.logFile, stop: () => proc.stop() };
+  return {
+    name,
+    logFile: proc.spec.logFile,
+    stop: () => proc.stop(),
+    get running() {
+      return proc.running;
+    },
+  };
 }
 
 export function startKubeScheduler(options: KubeComponentOptions): Promise<Component> {

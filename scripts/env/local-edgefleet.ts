@@ -220,7 +220,7 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
     tunnelAddress: `127.0.0.1:${lb.ports["tunnel"] ?? 0}`,
     certificateAddress: `127.0.0.1:${lb.ports["certificates"] ?? 0}`,
     components: () => [
-      ...Object.entries(env.info.logs).map(([name, logFile]) => ({ name, logFile, stop: async () => {} })),
+      ...env.components(),
       ...(streamApi
         ? [{ name: "stream-apiserver", logFile: streamApi.logFile, stop: () => streamApi.stop() }]
         : []),

@@ -92,6 +92,11 @@ export class ManagedProcess {
     return this.#state;
   }
 
+  /** Whether the process is up (started and not exited). */
+  get running(): boolean {
+    return this.#state.type === "running";
+  }
+
   get pid(): number | undefined {
     return this.#child?.pid;
   }

@@ -46,5 +46,14 @@ export async function startMosquitto(dir: string): Promise<MosquittoBroker> {
     readyTimeoutMs: 15_000,
   });
   await proc.start();
-  return { name: "mosquitto", logFile: proc.spec.logFile, port, url, stop: () => proc.stop() };
+  return {
+    name: "mosquitto",
+    logFile: proc.spec.logFile,
+    port,
+    url,
+    stop: () => proc.stop(),
+    get running() {
+      return proc.running;
+    },
+  };
 }

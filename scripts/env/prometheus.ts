@@ -122,6 +122,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     url,
     scrapeIntervalMs: intervalMs,
     setTargets,
+    get running() {
+      return proc.running;
+    },
     stop: async () => {
       await proc.stop();
       if (ownDir) rmSync(dir, { recursive: true, force: true });

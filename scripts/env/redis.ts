@@ -74,6 +74,9 @@ export async function startRedis(dir: string, port?: number): Promise<RedisServe
     get pid() {
       return proc.pid;
     },
+    get running() {
+      return proc.running;
+    },
     stop: () => proc.stop(),
   };
 }
