@@ -11,14 +11,20 @@ const out = (line: string): void => void process.stdout.write(line + "\n");
 const interrupted = new AbortController();
 let onStop: (() => void) | undefined;
 const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
-let signals = 0;
+let firstSignalAt = 0;
+/**
+ * One Ctrl-C in a terminal reaches npm, tsx and this process at once, and tsx relays its own copy:
+ * signals within two seconds of the first are that same Ctrl-C (taking the second for "quit at
+ * once" left the network namespace and the pods' shims behind).
+ */
 const onSignal = (): void => {
-  signals++;
-  if (signals === 1) {
+  const now = Date.now();
+  if (firstSignalAt === 0) {
+    firstSignalAt = now;
     process.stderr.write("\nCtrl-C: stopping everything the main job started (again to quit at once)\n");
     interrupted.abort(new Error("interrupted"));
     onStop?.();
-  } else {
+  } else if (now - firstSignalAt > 2000) {
     process.exit(130);
   }
 };

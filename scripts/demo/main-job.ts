@@ -348,9 +348,11 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
         detail: `${failover.orphans} nodes of ${failover.killed} now with ${Object.keys(failover.ownersAfter).join(", ")}`,
       },
       {
+        // The node may have moved (rebalancing) between the first read and the kill: the logs
+        // must come through a live replica other than the one killed.
         name: "kubectl logs through the new owner",
-        ok: ownerAfter !== ownerBefore && logsAfter.lines.length > 0,
-        detail: `${ownerBefore} → ${ownerAfter}`,
+        ok: ownerAfter !== failover.killed && ownerAfter !== "(none)" && logsAfter.lines.length > 0,
+        detail: `${failover.killed} (killed) → ${ownerAfter}`,
       },
       {
         // A join that failed is retried (with backoff) as a real edge would: what must hold is
@@ -426,11 +428,11 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
     if (err instanceof MainJobError) {
       out(`FAILED: ${err.message}`);
       // A component that died is the likeliest cause: named first, whatever the step was.
-      const dead = (fleet?.components() ?? []).filter(
-        (c) => c.running === false && !killed.has(c.name) && !err.components.includes(c),
-      );
-      for (const c of dead) out(`${c.name} is not running`);
-      for (const c of [...dead, ...err.components]) out(logTail(c, 15));
+      const all = [...new Set([...err.components, ...(fleet?.components() ?? []), ...(edge ? [edge] : [])])];
+      const dead = all.filter((c) => c.running === false && !killed.has(c.name));
+      for (const c of dead) out(`${c.name} is not running (it exited); its log is below`);
+      const shown = [...new Set([...dead, ...err.components])];
+      for (const c of shown) out(logTail(c, 15));
     } else if (io.signal.aborted) {
       out("stopping (interrupted)");
     }
