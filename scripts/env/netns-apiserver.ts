@@ -78,6 +78,14 @@ export class NetnsApiserver {
       await ip("-n", netns, "link", "set", "lo", "up");
       await ip("-n", netns, "link", "set", nsVeth, "up");
       await ip("-n", netns, "route", "add", "default", "via", hostAddress);
+      // The default route only exists so that a dial to a node address reaches the NAT table's
+      // OUTPUT chain (no route: connect() fails before it). Whatever the DNAT did not send to the
+      // host side (a port whose rule is gone after a failover, an address no rule covers) is
+      // refused here, at once, instead of leaving the namespace for the host's own default route.
+      await run("ip", [
+        ...["netns", "exec", netns, "iptables", "-w", "-A", "OUTPUT", "-o", nsVeth],
+        ...["!", "-d", `${hostAddress}/32`, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"],
+      ]);
       await new Promise<void>((resolve) => etcdForwarder.listen(0, hostAddress, resolve));
       const etcdPort = (etcdForwarder.address() as { port: number }).port;
 
