@@ -2,10 +2,10 @@
  * A `cloudcore run` replica as a process of its own (not in the caller's process): what the main
  * job and the load runner put behind HAProxy, and what they kill to show a failover.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Component } from "./component.js";
+import { entryPointCommand } from "./entry-point.js";
 import { httpOk } from "./http-probe.js";
 import { ManagedProcess } from "./managed-process.js";
 import { freePorts } from "./ports.js";
@@ -52,20 +52,8 @@ export interface CloudcoreReplica extends Component {
   kill(): Promise<void>;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/**
- * How to run cloudcore's entry point from where this file is: the compiled `main.js` beside a
- * compiled copy of this module, or the TypeScript source through tsx in a checkout.
- */
-export function cloudcoreCommand(): { command: string; args: string[] } {
-  const compiled = join(here, "..", "..", "cloudcore", "main.js");
-  if (existsSync(compiled)) return { command: process.execPath, args: [compiled] };
-  return {
-    command: process.execPath,
-    args: ["--import", "tsx", join(here, "..", "..", "cloudcore", "main.ts")],
-  };
-}
+/** How to run cloudcore's entry point (compiled, or the source through tsx). */
+export const cloudcoreCommand = (): { command: string; args: string[] } => entryPointCommand("cloudcore");
 
 /** Starts one replica and resolves once its /readyz answers 200 (informers synced, Redis reachable). */
 export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise<CloudcoreReplica> {

@@ -3,12 +3,12 @@
  * certificate server), then `edgecore run` as a process of its own, running its pods on the
  * environment's containerd. What the main job joins to the HA cloudcore beside the simulated fleet.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { Labels } from "../../edgecore/edged/runtime-config.js";
 import { systemBinary } from "./binaries.js";
 import type { Component } from "./component.js";
+import { entryPointCommand } from "./entry-point.js";
 import { httpOk } from "./http-probe.js";
 import { ManagedProcess } from "./managed-process.js";
 import { freePort } from "./ports.js";
@@ -37,22 +37,10 @@ export interface EdgecoreNode extends Component {
   stop(): Promise<void>;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** How to run edgecore's entry point: compiled beside this module, or the source through tsx. */
-export function edgecoreCommand(): { command: string; args: string[] } {
-  const compiled = join(here, "..", "..", "edgecore", "main.js");
-  if (existsSync(compiled)) return { command: process.execPath, args: [compiled] };
-  return {
-    command: process.execPath,
-    args: ["--import", "tsx", join(here, "..", "..", "edgecore", "main.ts")],
-  };
-}
-
 export async function startEdgecoreNode(spec: EdgecoreNodeSpec): Promise<EdgecoreNode> {
   mkdirSync(spec.dir, { recursive: true });
   const certDir = join(spec.dir, "certs");
-  const { command, args } = edgecoreCommand();
+  const { command, args } = entryPointCommand("edgecore");
   // The join proves the token and the tunnel before the agent starts for good.
   await runCommand(
     command,
