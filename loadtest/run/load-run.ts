@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { EDGEFLEET_VERSION } from "../../protocol/version.js";
 import { startLocalEdgefleet, type LocalEdgefleet } from "../../scripts/env/local-edgefleet.js";
+import { settledLowest } from "../../scripts/env/wait.js";
 import { behaviourOf, phasesOf, type SimulatorRunConfig } from "../../simulator/config.js";
 import { ControlServer } from "../../simulator/control/control-server.js";
 import { SimulatorMetrics } from "../../simulator/control/metrics.js";
@@ -105,7 +106,12 @@ export async function runLoadScenario(scenario: Scenario, o: LoadRunOptions): Pr
     const startedAt = new Date();
     // What the processes hold before the fleet: per-node figures are what the fleet adds to it.
     const simulatorRssBefore = process.memoryUsage().rss;
-    const cloudcoreRssBefore = await settledCloudcoreRss(prometheus, scrapeMs, o.signal);
+    // Just-started replicas shed start-up garbage (module compilation, the first informer lists)
+    // for a while; a baseline taken during that fall made a 100-node figure come out as zero (CI).
+    const cloudcoreRssBefore = await settledLowest(
+      () => scalarAt(prometheus, QUERIES.cloudcoreRss, new Date()),
+      { intervalMs: scrapeMs, timeoutMs: 20_000, ...(o.signal && { signal: o.signal }) },
+    );
     const sim = await runSimulation({
       simulation: {
         nodes: config.nodes,
@@ -169,30 +175,6 @@ export async function runLoadScenario(scenario: Scenario, o: LoadRunOptions): Pr
 }
 
 /** Waits until Prometheus scrapes every target (file_sd hands new targets over in ~5 s batches). */
-/**
- * The replicas' resident memory once it has stopped moving, the baseline per-node figures are
- * measured from. Just-started replicas shed start-up garbage (module compilation, the first
- * informer lists) for a while; a baseline taken during that fall is higher than the memory the
- * fleet later adds to, and a small fleet's figure came out as zero (CI, 100 nodes). Settled means
- * three scrapes within 1% of each other, waited for at most 20 s; the lowest sample is the baseline.
- */
-async function settledCloudcoreRss(
-  prometheus: PrometheusClient,
-  scrapeMs: number,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  const deadline = Date.now() + 20_000;
-  const samples: number[] = [];
-  for (;;) {
-    samples.push(await scalarAt(prometheus, QUERIES.cloudcoreRss, new Date()));
-    const last = samples.slice(-3);
-    const low = Math.min(...samples);
-    if (last.length === 3 && low > 0 && (Math.max(...last) - Math.min(...last)) / low < 0.01) return low;
-    if (Date.now() >= deadline) return low;
-    await sleep(scrapeMs, undefined, signal ? { signal } : undefined);
-  }
-}
-
 async function waitForTargets(prometheus: PrometheusClient, count: number, o: LoadRunOptions): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {

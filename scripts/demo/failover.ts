@@ -4,7 +4,7 @@
  * owner again (Redis owner records) and every tunnel is back (through the balancer, to a survivor).
  */
 import type { CloudcoreReplica } from "../env/cloudcore-replica.js";
-import type { OwnerRecords } from "./owners.js";
+import type { OwnerRecords } from "../../cloudcore/cluster/owner-records.js";
 
 export interface FailoverResult {
   readonly killed: string;

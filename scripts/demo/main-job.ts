@@ -30,6 +30,7 @@ import { runSimulation, type ScenarioPhase } from "../../simulator/run/simulatio
 import type { Component } from "../env/component.js";
 import { startEdgecoreNode, type EdgecoreNode } from "../env/edgecore-node.js";
 import { httpGet } from "../env/http-probe.js";
+import { settledLowest } from "../env/wait.js";
 import { startLocalEdgefleet, type LocalEdgefleet } from "../env/local-edgefleet.js";
 import {
   createEdgeDeployment,
@@ -41,7 +42,7 @@ import {
 import { killOwnerAndWait, type FailoverResult } from "./failover.js";
 import { summaryRows, table, writeMainJobReport, type MainJobReport } from "./main-job-report.js";
 import type { MainJobOptions } from "./options.js";
-import { OwnerRecords } from "./owners.js";
+import { OwnerRecords } from "../../cloudcore/cluster/owner-records.js";
 import { metricSum, ReplicaWatch } from "./replica-watch.js";
 
 export interface MainJobIo {
@@ -201,7 +202,11 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
     // 3. The simulated fleet, with the failover in the middle of its hold.
     const replicaWatch = new ReplicaWatch(f.replicas);
     watch.current = replicaWatch;
-    const cloudcoreRssBefore = await settledRss(replicaWatch);
+    // The baseline once the just-started replicas stop shedding start-up memory.
+    const cloudcoreRssBefore = await settledLowest(
+      async () => (await replicaWatch.read()).reduce((sum, r) => sum + r.rssBytes, 0),
+      { intervalMs: 1000, timeoutMs: 10_000, signal: io.signal },
+    );
     replicaWatch.start();
     const config = SimulatorRunConfigSchema.parse({
       cloudcore: f.tunnelAddress,
@@ -471,23 +476,6 @@ function logTail(c: Component, lines: number): string {
     tail = `(cannot read ${c.logFile}: ${(err as Error).message})`;
   }
   return `----- ${c.name}: last ${lines} lines of ${c.logFile}\n${tail}`;
-}
-
-/** The replicas' resident memory once settled (three readings within 1%, at most 10 s): the baseline. */
-async function settledRss(watch: ReplicaWatch): Promise<number> {
-  const samples: number[] = [];
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    samples.push((await watch.read()).reduce((sum, r) => sum + r.rssBytes, 0));
-    const last = samples.slice(-3);
-    const low = Math.min(...samples);
-    if (
-      (last.length === 3 && (Math.max(...last) - Math.min(...last)) / Math.max(low, 1) < 0.01) ||
-      Date.now() > deadline
-    )
-      return low;
-    await sleep(1000);
-  }
 }
 
 /**

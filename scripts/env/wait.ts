@@ -33,3 +33,27 @@ export async function waitFor(probe: () => Promise<boolean>, options: WaitOption
     await sleep(interval, undefined, options.signal ? { signal: options.signal } : undefined);
   }
 }
+
+export interface SettleOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Samples a figure that drifts for a while (a just-started process's resident memory, which sheds
+ * start-up garbage) until three samples in a row are within 1% of each other, or `timeoutMs`
+ * passes; resolves to the lowest sample seen, the baseline later growth is measured from.
+ */
+export async function settledLowest(sample: () => Promise<number>, options: SettleOptions): Promise<number> {
+  const deadline = Date.now() + options.timeoutMs;
+  const samples: number[] = [];
+  for (;;) {
+    samples.push(await sample());
+    const last = samples.slice(-3);
+    const low = Math.min(...samples);
+    if (last.length === 3 && low > 0 && (Math.max(...last) - Math.min(...last)) / low < 0.01) return low;
+    if (Date.now() >= deadline) return low;
+    await sleep(options.intervalMs, undefined, options.signal ? { signal: options.signal } : undefined);
+  }
+}

@@ -1,9 +1,10 @@
 /**
- * Who owns which node, from the cluster's Redis owner records (what the replicas themselves go
- * by): for the failover, which replica to kill and when every node it owned has a live owner again.
+ * Who owns which node, read from the cluster's Redis owner records (what the replicas themselves
+ * go by), for tools outside a replica: the main job's failover, the failover and rebalancing
+ * benchmarks.
  */
 import type { Redis } from "ioredis";
-import { ClusterKeys } from "../../cloudcore/cluster/keys.js";
+import { ClusterKeys } from "./keys.js";
 
 export class OwnerRecords {
   readonly #keys = new ClusterKeys();
@@ -23,12 +24,5 @@ export class OwnerRecords {
 
   async ownerOf(node: string): Promise<string | undefined> {
     return (await this.owners([node]))[0];
-  }
-
-  /** Nodes per owning replica ("" counts the nodes without an owner). */
-  async counts(nodes: readonly string[]): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    for (const o of await this.owners(nodes)) counts.set(o ?? "", (counts.get(o ?? "") ?? 0) + 1);
-    return counts;
   }
 }
