@@ -52,6 +52,8 @@ export interface CloudcoreOptions {
   readonly certificatePort?: number;
   /** Port of /metrics, /healthz and /readyz; null turns it off. */
   readonly metricsPort?: number | null;
+  /** Listen address of /metrics, /healthz and /readyz (default: `host`). */
+  readonly metricsHost?: string;
   /**
    * Export the process's own figures (RSS, CPU, event-loop lag, as edgefleet_cloudcore_*): for a
    * cloudcore that is the only one in its process (`cloudcore run`), not for tests running several.
@@ -469,7 +471,7 @@ export class Cloudcore {
           : await startHealthServer({
               registry: metrics.registry,
               requests: metrics.httpRequests,
-              host,
+              host: options.metricsHost ?? host,
               port: options.metricsPort ?? 9091,
               readiness: [
                 becomesTrue("informers", Promise.all([edge.start(), devices.start()]), "caches not synced"),

@@ -37,6 +37,9 @@ describe("cloudcore config", () => {
       /field advertiseAddresses.0: not an IP/,
     );
     expect(() => loadCloudcoreConfig(file("offlineGrace: soon\n"), {})).toThrow(/field offlineGrace/);
+    expect(() => loadCloudcoreConfig(undefined, { metricsHost: "localhost" })).toThrow(
+      /field metricsHost: not an IP/,
+    );
     expect(() => loadCloudcoreConfig(file("tunelPort: 1\n"), {})).toThrow(/Unrecognized key/);
     expect(() => loadCloudcoreConfig(file("- a\n"), {})).toThrow(/mapping/);
     expect(() => loadCloudcoreConfig(undefined, { replicaId: "r1" })).toThrow(

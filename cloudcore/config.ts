@@ -43,6 +43,14 @@ export const CloudcoreConfigSchema = z
     certificatePort: port.default(10002),
     /** /metrics, /healthz, /readyz; 0 turns it off. */
     metricsPort: port.default(9091),
+    /**
+     * Listen address of /metrics, /healthz, /readyz when it differs from `host` (e.g. loopback
+     * while the tunnel and stream ports listen on an address the apiserver's DNAT reaches).
+     */
+    metricsHost: z
+      .string()
+      .refine((a) => isIP(a) !== 0, "not an IP address")
+      .optional(),
     /** CloudStream (kubectl logs/exec/port-forward), the DNAT target; 0 turns it off. */
     streamPort: port.default(10003),
     /** CA bundle of the apiserver's kubelet client certificate (default: the kubeconfig's cluster CA). */

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Installs whatever the project needs and is missing, on a Debian machine as root:
-#   1. Debian packages for the real servers the tests and the demo run against;
-#   2. etcd and the Kubernetes control plane, built once from their Go modules (cached);
-#   3. node_modules, with `npm ci`, when missing or older than package-lock.json.
+#   1. etcd and the Kubernetes control plane, built once from their Go modules (cached) — in the
+#      background from the start, since a cold build is the long pole of a first run and needs
+#      nothing but Go (and gcc, which every machine of this kind has);
+#   2. Debian packages for the real servers the tests and the demo run against;
+#   3. node_modules, with `npm ci`, when missing or older than package-lock.json (after step 2:
+#      better-sqlite3 compiles with its make and g++).
 # Idempotent and quick when everything is already there; run by `npm start` and `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 export PATH="$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin"
+
+command -v go >/dev/null || { log "Go is required (expected at /usr/local/go/bin/go)"; exit 1; }
+go_pid=""
+npm_pid=""
+# A failed or interrupted step must not leave the others running behind it. The Go builds run in a
+# process group of their own (setsid) so that the go commands under them stop with them.
+trap '[[ -n "$go_pid" ]] && kill -- "-$go_pid" 2>/dev/null; [[ -n "$npm_pid" ]] && kill "$npm_pid" 2>/dev/null; true' EXIT
+# `--no-helm` (npm start): helm is only for the chart's tests.
+setsid bash scripts/env/build-k8s.sh "$@" &
+go_pid=$!
 
 APT_PACKAGES=(
   redis-server haproxy mosquitto mosquitto-clients # Redis, load balancer, MQTT broker
@@ -34,24 +47,19 @@ if ((${#missing[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-command -v go >/dev/null || { log "Go is required (expected at /usr/local/go/bin/go)"; exit 1; }
-
 # better-sqlite3 compiles against Node's headers; Debian's Node ships them under /usr/include/node,
 # and node-gyp would otherwise try to download them.
 if [[ -f /usr/include/node/node_version.h && -z "${npm_config_nodedir:-}" ]]; then
   export npm_config_nodedir=/usr
 fi
-# node_modules install while Go builds (a cold build is the long pole of a first run).
-npm_pid=""
-# A failed Go build must not leave npm ci running behind it.
-trap '[[ -n "$npm_pid" ]] && kill "$npm_pid" 2>/dev/null; true' EXIT
+# node_modules install while Go builds.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing node modules (npm ci), beside the Go builds"
   npm ci --no-audit --no-fund &
   npm_pid=$!
 fi
-# `--no-helm` (npm start): helm is only for the chart's tests.
-bash scripts/env/build-k8s.sh "$@"
+wait "$go_pid" || { go_pid=""; log "the Go builds failed (their output is above)"; exit 1; }
+go_pid=""
 if [[ -n "$npm_pid" ]]; then
   wait "$npm_pid" || { npm_pid=""; log "npm ci failed"; exit 1; }
   npm_pid=""

@@ -178,8 +178,21 @@ describe("simulator against the real control plane and cloudcore", () => {
         podsPerNode: 0,
         podMode: "bound",
         podQps: 10,
-        phases: [{ type: "steady", durationMs: 30_000 }],
-        phaseTimeoutMs: 60_000,
+        // Held until every node has gone Unknown and come back (~15–25 s), not for a fixed time.
+        phases: [
+          {
+            type: "action",
+            name: "until each node is Unknown and back",
+            run: async () => {
+              await untilValue("every node Unknown and back", 60_000, async () =>
+                transitions.size === 3 && [...transitions.values()].every((t) => t.size >= 2)
+                  ? true
+                  : undefined,
+              );
+            },
+          },
+        ],
+        phaseTimeoutMs: 70_000,
         cleanup: false,
         shard: "0/1",
         settings: {},

@@ -28,6 +28,7 @@ interface RunFlags {
   kubeedgePort?: number;
   certificatePort?: number;
   metricsPort?: number;
+  metricsHost?: string;
   streamPort?: number;
   streamClientCaFile?: string;
   redisUrl?: string;
@@ -71,6 +72,7 @@ export function runCommand(): Command {
     .option("--kubeedge-port <port>", "KubeEdge-compatible tunnel port, 0 = off (default 10010)", int)
     .option("--certificate-port <port>", "join/certificate port (default 10002)", int)
     .option("--metrics-port <port>", "/metrics, /healthz, /readyz port, 0 = off (default 9091)", int)
+    .option("--metrics-host <ip>", "listen address of /metrics, /healthz, /readyz (default: --host)")
     .option(
       "--stream-port <port>",
       "CloudStream port (kubectl logs/exec), the DNAT target, 0 = off (default 10003)",
@@ -133,6 +135,7 @@ export function runCommand(): Command {
         kubeedgePort: flags.kubeedgePort,
         certificatePort: flags.certificatePort,
         metricsPort: flags.metricsPort,
+        metricsHost: flags.metricsHost,
         streamPort: flags.streamPort,
         streamClientCaFile: flags.streamClientCaFile,
         redisUrl: flags.redisUrl,
@@ -168,6 +171,7 @@ export function runCommand(): Command {
         kubeedgePort: config.kubeedgePort === 0 ? null : config.kubeedgePort,
         certificatePort: config.certificatePort,
         metricsPort: config.metricsPort === 0 ? null : config.metricsPort,
+        ...(config.metricsHost !== undefined && { metricsHost: config.metricsHost }),
         processMetrics: true,
         stream:
           config.streamPort === 0

@@ -36,7 +36,8 @@ describe("the main job (npm start)", () => {
     try {
       await until(
         "the main job to finish its run and keep everything up",
-        () => stdout.includes("Ctrl-C stops everything.") || child.exitCode !== null,
+        () =>
+          stdout.includes("stop: Ctrl-C stops everything the main job started") || child.exitCode !== null,
         240_000,
       );
       expect(child.exitCode, `stdout:\n${stdout}\nstderr:\n${stderr.slice(-4000)}`).toBeNull();
@@ -90,6 +91,32 @@ describe("the main job (npm start)", () => {
       expect(edgePod).toBe("Running edge-real-0");
       // Who owns the real node now is who the report says took it over.
       expect(report.failover.ownersAfter[report.edge.ownerAfter]).toBeGreaterThan(0);
+
+      // What it printed to look around with is on 127.0.0.1 and answers: each live replica's
+      // /metrics, and the Prometheus dashboard page whose every graph has data.
+      const keptPart = stdout.slice(stdout.lastIndexOf("look around"));
+      expect(keptPart).toContain(`${KUBECTL} get nodes`);
+      const metricsUrls = [
+        ...keptPart.matchAll(/(cloudcore-\d+) metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/g),
+      ];
+      expect(metricsUrls.map((m) => m[1])).toEqual(["cloudcore-0", "cloudcore-1"]);
+      for (const [, id, url] of metricsUrls.filter((m) => m[1] !== report.failover.killed)) {
+        const body = await (await fetch(url ?? "")).text();
+        expect(body, `${id} ${url}`).toMatch(/^edgefleet_connected_nodes \d+/m);
+      }
+      const dashboard = /^ {4}(http:\/\/127\.0\.0\.1:\d+)\/graph\?(\S+)$/m.exec(keptPart);
+      expect(dashboard, keptPart).not.toBeNull();
+      const [, prometheus = "", query = ""] = dashboard ?? [];
+      expect((await fetch(`${prometheus}/graph?${query}`)).status).toBe(200);
+      const exprs = [...new URLSearchParams(query)].filter(([k]) => /^g\d+\.expr$/.test(k)).map(([, v]) => v);
+      expect(exprs.length).toBeGreaterThanOrEqual(4);
+      for (const expr of exprs) {
+        const answer = (await (
+          await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`)
+        ).json()) as { status: string; data: { result: unknown[] } };
+        expect(answer.status, expr).toBe("success");
+        expect(answer.data.result.length, expr).toBeGreaterThan(0);
+      }
     } finally {
       // A terminal's Ctrl-C reaches npm, tsx and the job at once and tsx relays it: two SIGINTs
       // close together are one Ctrl-C, not "quit at once" (which leaves the namespace behind).

@@ -43,6 +43,7 @@ import { killOwnerAndWait, type FailoverResult } from "./failover.js";
 import { summaryRows, table, writeMainJobReport, type MainJobReport } from "./main-job-report.js";
 import type { MainJobOptions } from "./options.js";
 import { OwnerRecords } from "../../cloudcore/cluster/owner-records.js";
+import { lookAroundLines } from "./look-around.js";
 import { metricSum, ReplicaWatch } from "./replica-watch.js";
 
 export interface MainJobIo {
@@ -154,7 +155,7 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
     rest = await KubeRest.create(f.kubeConfig);
     redis = new Redis(f.env.info.redis?.url ?? "");
     const owners = new OwnerRecords(redis);
-    printLookAround(out, f, streamKubeconfig, "while it runs");
+    printLookAround(out, f, streamKubeconfig, false);
 
     // 2. The real edge node and its Deployment.
     const token = await f.createJoinToken("main job: the real edge node");
@@ -424,8 +425,7 @@ export async function runMainJob(o: MainJobOptions, io: MainJobIo): Promise<Main
     out(`done in ${seconds(Date.now() - t0)}`);
     if (o.keep) {
       out("");
-      printLookAround(out, f, streamKubeconfig, "everything is still up (--keep)");
-      out("Ctrl-C stops everything.");
+      printLookAround(out, f, streamKubeconfig, true);
       await io.untilStopped();
     }
     return { report, files, ok };
@@ -453,18 +453,10 @@ function printLookAround(
   out: (line: string) => void,
   f: LocalEdgefleet,
   streamKubeconfig: string,
-  when: string,
+  keep: boolean,
 ): void {
-  out(`look around ${when}:`);
-  out(`  export KUBECONFIG=${f.kubeconfig}`);
-  out(`  kubectl get nodes -L edgefleet.io/main-job`);
-  out(
-    `  kubectl --kubeconfig ${streamKubeconfig} logs -n ${EDGE_NAMESPACE} deploy/${EDGE_DEPLOYMENT} -f   # through the DNAT`,
-  );
-  for (const r of f.replicas) out(`  ${r.id}: http://${r.host}:${r.ports.metrics}/metrics`);
-  if (f.prometheus)
-    out(`  Prometheus: ${f.prometheus.url}/graph?g0.expr=sum%20by%20(pod)(edgefleet_connected_nodes)`);
-  out(`  dashboards: charts/cloudcore/dashboards/*.json (Grafana, data source: the Prometheus above)`);
+  out(keep ? "look around: everything is still up (--keep)" : "look around while it runs:");
+  for (const l of lookAroundLines(f, streamKubeconfig, keep)) out(l);
 }
 
 /** The last lines of a component's log, headed by its name. */

@@ -33,7 +33,7 @@ export async function readReplica(replica: CloudcoreReplica): Promise<ReplicaRea
   const down = { id: replica.id, up: false, connected: 0, owned: 0, rssBytes: 0 };
   if (!replica.running) return down;
   try {
-    const { status, body } = await httpGet(`http://${replica.host}:${replica.ports.metrics}/metrics`);
+    const { status, body } = await httpGet(`http://${replica.metricsHost}:${replica.ports.metrics}/metrics`);
     if (status !== 200) return down;
     return {
       id: replica.id,

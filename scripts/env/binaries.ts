@@ -5,7 +5,7 @@ import { MissingBinaryError } from "./errors.js";
 
 /** Pinned versions of what scripts/env/build-k8s.sh builds from Go modules. Keep the two in step. */
 export const KUBERNETES_VERSION = process.env["EDGEFLEET_K8S_VERSION"] ?? "v1.36.3";
-export const ETCD_VERSION = process.env["EDGEFLEET_ETCD_VERSION"] ?? "v3.6.16";
+export const ETCD_VERSION = process.env["EDGEFLEET_ETCD_VERSION"] ?? "v3.6.8";
 export const HELM_VERSION = process.env["EDGEFLEET_HELM_VERSION"] ?? "v3.22.0";
 
 export const CACHE_DIR = process.env["EDGEFLEET_CACHE"] ?? join(homedir(), ".cache", "edgefleet");

@@ -34,6 +34,11 @@ export interface CloudcoreReplicaSpec {
    * front of replicas listening elsewhere (on the host side of a NetnsApiserver's veth).
    */
   readonly advertiseAddresses?: readonly string[];
+  /**
+   * Listen address of /metrics, /healthz, /readyz (default `host`): loopback, for replicas whose
+   * other ports listen on a veth's host side, so what a person looks at stays on 127.0.0.1.
+   */
+  readonly metricsHost?: string;
   /** Fixed ports (a replica restarted behind an already configured balancer); free ones otherwise. */
   readonly ports?: CloudcoreReplicaPorts;
   /** More `cloudcore run` flags (liveness TTL, admission, log level…). */
@@ -44,6 +49,8 @@ export interface CloudcoreReplicaSpec {
 export interface CloudcoreReplica extends Component {
   readonly id: string;
   readonly host: string;
+  /** Where /metrics, /healthz and /readyz listen. */
+  readonly metricsHost: string;
   readonly ports: CloudcoreReplicaPorts;
   readonly pid: number | undefined;
   /** Whether the process is still running. */
@@ -59,9 +66,11 @@ export const cloudcoreCommand = (): { command: string; args: string[] } => entry
 export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise<CloudcoreReplica> {
   mkdirSync(spec.dir, { recursive: true });
   const host = spec.host ?? "127.0.0.1";
-  const [tunnel = 0, certificates = 0, metrics = 0, stream = 0] = spec.ports
-    ? [spec.ports.tunnel, spec.ports.certificates, spec.ports.metrics, spec.ports.stream]
-    : await freePorts(4, host);
+  const metricsHost = spec.metricsHost ?? host;
+  const [tunnel = 0, certificates = 0, stream = 0] = spec.ports
+    ? [spec.ports.tunnel, spec.ports.certificates, spec.ports.stream]
+    : await freePorts(3, host);
+  const [metrics = 0] = spec.ports ? [spec.ports.metrics] : await freePorts(1, metricsHost);
   const ports = { tunnel, certificates, metrics, stream };
   const { command, args } = cloudcoreCommand();
   const proc = new ManagedProcess({
@@ -74,12 +83,13 @@ export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise
       ...["--host", host, "--advertise-address", host, "--replica-address", host],
       ...(spec.advertiseAddresses ?? []).filter((a) => a !== host).flatMap((a) => ["--advertise-address", a]),
       ...["--tunnel-port", String(tunnel), "--certificate-port", String(certificates)],
-      ...["--metrics-port", String(metrics), "--stream-port", String(stream)],
+      ...["--metrics-host", metricsHost, "--metrics-port", String(metrics)],
+      ...["--stream-port", String(stream)],
       ...["--kubeedge-port", "0", "--device-webhook-port", "0"],
       ...(spec.extraArgs ?? []),
     ],
     logFile: join(spec.dir, `cloudcore-${spec.id}.log`),
-    ready: () => httpOk(`http://${host}:${metrics}/readyz`),
+    ready: () => httpOk(`http://${metricsHost}:${metrics}/readyz`),
     readyTimeoutMs: spec.readyTimeoutMs ?? 60_000,
     // A replica stopping releases its nodes first (the others take them at once).
     stopTimeoutMs: 20_000,
@@ -90,6 +100,7 @@ export async function startCloudcoreReplica(spec: CloudcoreReplicaSpec): Promise
     logFile: proc.spec.logFile,
     id: spec.id,
     host,
+    metricsHost,
     ports,
     get pid() {
       return proc.pid;

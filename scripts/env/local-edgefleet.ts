@@ -141,6 +141,8 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
         kubeconfig,
         redisUrl,
         host,
+        // What people and Prometheus read stays on loopback wherever the other ports listen.
+        metricsHost: "127.0.0.1",
         advertiseAddresses: ["127.0.0.1"],
         extraArgs: options.replicaArgs ?? [],
       });
@@ -187,7 +189,7 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
           {
             name: CLOUDCORE_JOB,
             targets: replicas.map((r) => ({
-              address: `${r.host}:${r.ports.metrics}`,
+              address: `${r.metricsHost}:${r.ports.metrics}`,
               labels: { pod: r.id },
             })),
           },
