@@ -103,6 +103,7 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
   let balancer: HaproxyBalancer | undefined;
   let prometheus: PrometheusServer | undefined;
   let netnsApiserver: NetnsApiserver | undefined;
+  let streamStart: Promise<NetnsApiserver> | undefined;
   let iptablesManager: IptablesManagerProcess | undefined;
   const stop = async (): Promise<void> => {
     // Prometheus, the balancer and the iptables manager first (nothing left to scrape, route or
@@ -119,20 +120,26 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
   kubeConfig.loadFromFile(kubeconfig);
   try {
     const redisUrl = env.info.redis?.url ?? "";
+    // With streams the replicas listen on the host side of the veth, which the NAT rules in the
+    // namespace send the apiserver to (their registered replica address); the edges still dial the
+    // balancer on loopback, so their certificates name that too. They start as soon as the veth
+    // is up, while the namespace's apiserver is still starting.
+    let host = "127.0.0.1";
     if (options.streams) {
       const k8s = env.info.kubernetes;
       if (!k8s) throw new EnvError("the environment has no kubernetes");
-      netnsApiserver = await NetnsApiserver.start({
+      let networkUp: (network: { readonly hostAddress: string }) => void = () => undefined;
+      const network = new Promise<{ readonly hostAddress: string }>((resolve) => (networkUp = resolve));
+      streamStart = NetnsApiserver.start({
         dir: join(options.stateDir, "stream-apiserver"),
         pki: k8s.pki,
         etcdUrl: k8s.etcdUrl,
+        onNetwork: networkUp,
       });
-      ready("stream-apiserver");
+      // Awaited below; this only keeps a failure while the replicas start from being "unhandled".
+      streamStart.catch(() => undefined);
+      host = (await Promise.race([network, streamStart])).hostAddress;
     }
-    // With streams the replicas listen on the host side of the veth, which the NAT rules in the
-    // namespace send the apiserver to (their registered replica address); the edges still dial the
-    // balancer on loopback, so their certificates name that too.
-    const host = netnsApiserver?.hostAddress ?? "127.0.0.1";
     // The first replica creates the CA; the others start together once it exists, and load it.
     const startReplica = async (i: number): Promise<CloudcoreReplica> => {
       const replica = await startCloudcoreReplica({
@@ -158,6 +165,10 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
     if (failed) throw failed.reason;
     // In id order, whatever order they came up in (balancer backends, Prometheus targets, logs).
     replicas.sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));
+    if (streamStart) {
+      netnsApiserver = await streamStart;
+      ready("stream-apiserver");
+    }
     if (netnsApiserver) {
       iptablesManager = await startIptablesManager({
         dir: join(options.stateDir, "cloudcore"),
@@ -200,6 +211,8 @@ export async function startLocalEdgefleet(options: LocalEdgefleetOptions): Promi
       ready("prometheus");
     }
   } catch (err) {
+    // A namespace apiserver still starting when something else failed is stopped with the rest.
+    netnsApiserver ??= await streamStart?.catch(() => undefined);
     await stop();
     throw err;
   }

@@ -36,6 +36,11 @@ export class NetnsApiserver {
     readonly dir: string;
     readonly pki: ControlPlanePki;
     readonly etcdUrl: string;
+    /**
+     * Called once the namespace and its veth are up, before the apiserver starts (which takes a
+     * few seconds): what listens on `hostAddress` can start meanwhile.
+     */
+    readonly onNetwork?: (network: { readonly netns: string; readonly hostAddress: string }) => void;
   }): Promise<NetnsApiserver> {
     const id = randomBytes(3).toString("hex");
     const netns = `efapi-${id}`;
@@ -87,6 +92,7 @@ export class NetnsApiserver {
         ...["!", "-d", `${hostAddress}/32`, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"],
       ]);
       await new Promise<void>((resolve) => etcdForwarder.listen(0, hostAddress, resolve));
+      options.onNetwork?.({ netns, hostAddress });
       const etcdPort = (etcdForwarder.address() as { port: number }).port;
 
       const dir = join(options.dir, `apiserver-${id}`);
