@@ -21,9 +21,9 @@ describe("load scenarios", () => {
     for (const name of listScenarios()) expect(loadScenario(name).name).toBe(name);
     const smoke = loadScenario("smoke");
     expect(smoke.cluster).toEqual({ replicas: 2, scrapeInterval: 1000 });
-    expect(smoke.simulator.phases?.[0]).toEqual({ steady: 15_000 });
+    expect(smoke.simulator.phases?.[0]).toEqual({ steady: 10_000 });
     expect(smoke.simulator.podQps).toBe(100);
-    expect(smoke.http.map((h) => [h.name, h.duration])).toContainEqual(["ca-certificate", 10_000]);
+    expect(smoke.http.map((h) => [h.name, h.duration])).toContainEqual(["ca-certificate", 8_000]);
   });
 
   it("fills defaults and lays command-line overrides over the file", () => {

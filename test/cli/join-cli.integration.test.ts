@@ -137,29 +137,24 @@ describe("cloudcore token / edgecore join CLIs", () => {
   });
 
   it("bad flags are refused with a message naming the flag and exit code 1", async () => {
-    const badTtl = await run("cloudcore/main.ts", ["token", "create", "--ttl", "soon"]);
+    // Independent process starts, side by side.
+    const [badTtl, badNode, badToken] = await Promise.all([
+      run("cloudcore/main.ts", ["token", "create", "--ttl", "soon"]),
+      run("edgecore/main.ts", [
+        "join",
+        "--cloudcore",
+        "127.0.0.1:1",
+        "--token",
+        "x",
+        "--node-name",
+        "Not_Valid",
+      ]),
+      run("edgecore/main.ts", ["join", "--cloudcore", "127.0.0.1:1", "--token", "x", "--node-name", "n1"]),
+    ]);
     expect(badTtl.code).toBe(1);
     expect(badTtl.stderr).toMatch(/option '--ttl <duration>' argument 'soon' is invalid/);
-    const badNode = await run("edgecore/main.ts", [
-      "join",
-      "--cloudcore",
-      "127.0.0.1:1",
-      "--token",
-      "x",
-      "--node-name",
-      "Not_Valid",
-    ]);
     expect(badNode.code).toBe(1);
     expect(badNode.stderr).toMatch(/--node-name.*"Not_Valid" is not a valid node name/);
-    const badToken = await run("edgecore/main.ts", [
-      "join",
-      "--cloudcore",
-      "127.0.0.1:1",
-      "--token",
-      "x",
-      "--node-name",
-      "n1",
-    ]);
     expect(badToken.code).toBe(1);
     expect(badToken.stderr).toMatch(/token is not of the form/);
   });

@@ -137,17 +137,12 @@ describe("edgefleet-sim CLI", () => {
       return /edgefleet_sim_nodes\{state="registered"\} 20/.test(text) ? text : undefined;
     });
     expect(metrics).toContain("edgefleet_sim_messages_total");
-    const chaos = await sim([
-      "chaos",
-      "--target",
-      `127.0.0.1:${metricsPort}`,
-      "--disconnect",
-      "25%",
-      "--down",
-      "300ms",
-    ]).done;
+    // Independent commands run side by side (each is a process start of a couple of seconds).
+    const [chaos, bad] = await Promise.all([
+      sim(["chaos", "--target", `127.0.0.1:${metricsPort}`, "--disconnect", "25%", "--down", "300ms"]).done,
+      sim(["chaos", "--target", `127.0.0.1:${metricsPort}`, "--disconnect", "150%"]).done,
+    ]);
     expect(chaos.stdout).toMatch(/cut \d+ tunnels for 300ms/);
-    const bad = await sim(["chaos", "--target", `127.0.0.1:${metricsPort}`, "--disconnect", "150%"]).done;
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("--disconnect must be a fraction");
 
@@ -162,31 +157,35 @@ describe("edgefleet-sim CLI", () => {
     expect(parsed.settings["token"]).toBe("(hidden)");
     expect(readFileSync(join(dir, "out", "run.md"), "utf8")).toContain("## Phase churn");
 
-    const rendered = await sim(["report", "render", report]).done;
+    const [rendered, merged, notReport] = await Promise.all([
+      sim(["report", "render", report]).done,
+      sim(["report", "merge", report, report, "--out", join(dir, "merged.json")]).done,
+      sim(["report", "render", scenario]).done,
+    ]);
     expect(rendered.code).toBe(0);
     expect(rendered.stdout).toContain("40/40 Running");
-    const merged = await sim(["report", "merge", report, report, "--out", join(dir, "merged.json")]).done;
     expect(merged.code, merged.stderr).toBe(0);
     expect(merged.stdout).toMatch(/nodes\s+40\/40 registered/);
-    const notReport = await sim(["report", "render", scenario]).done;
     expect(notReport.code).toBe(1);
     expect(notReport.stderr).toMatch(/scenario.yaml: /);
   }, 180_000);
 
   it("bad flags and scenario fields are refused with their name, and nothing starts", async () => {
-    const missing = await sim(["run", "--token", token]).done;
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("field cloudcore");
-    const rate = await sim(["run", "--cloudcore", "127.0.0.1:1", "--token", token, "--ramp", "fast"]).done;
-    expect(rate.stderr).toContain('field ramp: rate "fast" is not like 2000/s');
-    const shard = await sim(["run", "--cloudcore", "127.0.0.1:1", "--token", token, "--shard", "3/3"]).done;
-    expect(shard.stderr).toContain("field shard");
     const scenario = join(dir, "bad.yaml");
     writeFileSync(
       scenario,
       "cloudcore: 127.0.0.1:1\ntoken: t\nphases:\n  - chaos: { fraction: 2, down: 1s }\n",
     );
-    const phase = await sim(["run", "--scenario", scenario]).done;
+    const [missing, rate, shard, phase] = await Promise.all([
+      sim(["run", "--token", token]).done,
+      sim(["run", "--cloudcore", "127.0.0.1:1", "--token", token, "--ramp", "fast"]).done,
+      sim(["run", "--cloudcore", "127.0.0.1:1", "--token", token, "--shard", "3/3"]).done,
+      sim(["run", "--scenario", scenario]).done,
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("field cloudcore");
+    expect(rate.stderr).toContain('field ramp: rate "fast" is not like 2000/s');
+    expect(shard.stderr).toContain("field shard");
     expect(phase.stderr).toMatch(/field phases\.0/);
   }, 60_000);
 });
