@@ -97,12 +97,7 @@ import (
 	_ "k8s.io/kubectl/pkg/cmd"
 )
 GO
-  # While `go mod tidy` mostly waits on the module proxy, the standard library compiles into the
-  # build cache with the same flags as the build below, on what would be idle CPU.
-  (cd "$work" && go build -trimpath std >/dev/null 2>&1) &
-  local std_pid=$!
-  (cd "$work" && go mod tidy) || { kill "$std_pid" 2>/dev/null; exit 1; }
-  wait "$std_pid" || true
+  (cd "$work" && go mod tidy)
   local major="${minor%%.*}"
   local pkg=k8s.io/component-base/version
   local ld="-X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$major"
