@@ -3,8 +3,7 @@
  * kubectl with the right kubeconfig, each replica's /metrics, and a Prometheus page with the fleet's
  * main graphs — all on 127.0.0.1.
  */
-import { join } from "node:path";
-import { KUBERNETES_BIN_DIR } from "../env/binaries.js";
+import { builtBinary, KUBERNETES_BIN_DIR } from "../env/binaries.js";
 import type { LocalEdgefleet } from "../env/local-edgefleet.js";
 import { EDGE_DEPLOYMENT, EDGE_NAMESPACE } from "./edge-workload.js";
 
@@ -48,8 +47,8 @@ export function prometheusGraphUrl(
 
 /** The lines printed under "look around …". */
 export function lookAroundLines(f: LocalEdgefleet, streamKubeconfig: string, keep: boolean): string[] {
-  // kubectl is the one the set-up built (no kubectl need be on PATH).
-  const kubectl = join(KUBERNETES_BIN_DIR, "kubectl");
+  // kubectl is the one the set-up built (no kubectl need be on PATH), as edge-workload.ts runs it.
+  const kubectl = builtBinary(KUBERNETES_BIN_DIR, "kubectl");
   const lines = [
     `  export KUBECONFIG=${f.kubeconfig}`,
     `  ${kubectl} get nodes -L edgefleet.io/main-job`,
