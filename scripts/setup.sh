@@ -2,7 +2,7 @@
 # Installs whatever the project needs and is missing, on a Debian machine as root:
 #   1. etcd and the Kubernetes control plane, built once from their Go modules (cached) — in the
 #      background from the start, since a cold build is the long pole of a first run and needs
-#      nothing but Go (and gcc, which every machine of this kind has);
+#      nothing but Go (the binaries are static: no C toolchain);
 #   2. Debian packages for the real servers the tests and the demo run against;
 #   3. node_modules, with `npm ci`, when missing or older than package-lock.json (after step 2:
 #      better-sqlite3 compiles with its make and g++).
