@@ -106,7 +106,10 @@ GO
   rm -rf "$work/out"; mkdir -p "$work/out"
   # At most this many packages compile (fewer when the build cache has some).
   local total; total=$(cd "$work" && go list -deps "${targets[@]}" | wc -l)
-  (cd "$work" && go build -v -trimpath -ldflags "$ld" -o "$work/out/" "${targets[@]}" 2>&1) | compile_progress "$total"
+  # -dwarf=false: the binaries are stripped (-s -w) anyway, so the compiler need not make the
+  # debug information the linker would throw away (go build only skips it for `go run`).
+  (cd "$work" && go build -v -trimpath -gcflags=all=-dwarf=false -ldflags "$ld" -o "$work/out/" "${targets[@]}" 2>&1) |
+    compile_progress "$total"
   if [[ -x "$work/out/etcd" ]]; then
     rm -rf "$ETCD_OUT" "$ETCD_OUT.tmp"; mkdir -p "$ETCD_OUT.tmp"
     mv "$work/out/etcd" "$ETCD_OUT.tmp/etcd"; mv "$ETCD_OUT.tmp" "$ETCD_OUT"
@@ -122,7 +125,7 @@ build_helm() {
   if [[ -x "$HELM_OUT/helm" ]]; then log "helm $HELM_VERSION cached at $HELM_OUT"; return; fi
   log "building helm $HELM_VERSION (cold: ~4 min on 2 cores)"
   rm -rf "$HELM_OUT.tmp"; mkdir -p "$HELM_OUT.tmp"
-  GOBIN="$HELM_OUT.tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  GOBIN="$HELM_OUT.tmp" go install -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   rm -rf "$HELM_OUT"; mv "$HELM_OUT.tmp" "$HELM_OUT"
 }
