@@ -16,7 +16,10 @@ export interface KubeApiserverOptions {
   readonly dir: string;
   readonly etcdUrl: string;
   readonly pki: ControlPlanePki;
-  /** Extra flags, for later components (e.g. the stream server's CA). */
+  /**
+   * Extra flags, for later components (e.g. the stream server's CA). A flag named here replaces
+   * the default of the same name (list flags such as --authorization-mode would otherwise add up).
+   */
   readonly extraArgs?: readonly string[];
   /**
    * Run inside this network namespace (`ip netns exec`), listening on `bindAddress` with a serving
@@ -42,39 +45,41 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
     cert: readFileSync(pki.adminCert, "utf8"),
     key: readFileSync(pki.adminKey, "utf8"),
   };
+  const defaultArgs = [
+    `--etcd-servers=${options.etcdUrl}`,
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
+    `--secure-port=${port}`,
+    `--cert-dir=${join(dir, "certs")}`,
+    `--tls-cert-file=${options.netns?.cert ?? pki.apiserverCert}`,
+    `--tls-private-key-file=${options.netns?.key ?? pki.apiserverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+    `--kubelet-client-key=${pki.kubeletClientKey}`,
+    // cloudcore's stream server answers for edge nodes with a certificate of the cloud CA (there
+    // are no real kubelets here; a mixed cluster names a bundle of both CAs).
+    `--kubelet-certificate-authority=${pki.cloudCaCert}`,
+    // Edge nodes report their name as Hostname, which does not resolve here: dial the InternalIP
+    // (kubeadm's order; the apiserver's default tries Hostname first).
+    "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+    `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    "--authorization-mode=Node,RBAC",
+    "--enable-admission-plugins=NodeRestriction",
+    "--allow-privileged=true",
+    // Endpoints may not hold loopback addresses, and the apiserver only listens on loopback.
+    "--endpoint-reconciler-type=none",
+    "--profiling=false",
+    "--v=1",
+  ];
   const proc = new ManagedProcess({
     name: "kube-apiserver",
     command: options.netns ? "ip" : binary,
     args: [
       ...(options.netns ? ["netns", "exec", options.netns.name, binary] : []),
-      `--etcd-servers=${options.etcdUrl}`,
-      `--bind-address=${address}`,
-      `--advertise-address=${address}`,
-      `--secure-port=${port}`,
-      `--cert-dir=${join(dir, "certs")}`,
-      `--tls-cert-file=${options.netns?.cert ?? pki.apiserverCert}`,
-      `--tls-private-key-file=${options.netns?.key ?? pki.apiserverKey}`,
-      `--client-ca-file=${pki.caCert}`,
-      `--kubelet-client-certificate=${pki.kubeletClientCert}`,
-      `--kubelet-client-key=${pki.kubeletClientKey}`,
-      // cloudcore's stream server answers for edge nodes with a certificate of the cloud CA (there
-      // are no real kubelets here; a mixed cluster names a bundle of both CAs).
-      `--kubelet-certificate-authority=${pki.cloudCaCert}`,
-      // Edge nodes report their name as Hostname, which does not resolve here: dial the InternalIP
-      // (kubeadm's order; the apiserver's default tries Hostname first).
-      "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
-      `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
-      `--service-account-key-file=${pki.serviceAccountPub}`,
-      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      "--authorization-mode=Node,RBAC",
-      "--enable-admission-plugins=NodeRestriction",
-      "--allow-privileged=true",
-      // Endpoints may not hold loopback addresses, and the apiserver only listens on loopback.
-      "--endpoint-reconciler-type=none",
-      "--profiling=false",
-      "--v=1",
-      ...(options.extraArgs ?? []),
+      ...withOverrides(defaultArgs, options.extraArgs ?? []),
     ],
     logFile: join(dir, "kube-apiserver.log"),
     ready: async () => (await httpGet(`${url}/readyz`, tls)).status === 200,
@@ -91,4 +96,11 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
       return proc.running;
     },
   };
+}
+
+/** `defaults` without the flags `overrides` name again, then `overrides` (all `--name=value`). */
+export function withOverrides(defaults: readonly string[], overrides: readonly string[]): string[] {
+  const flagName = (arg: string): string => arg.split("=", 1)[0] ?? arg;
+  const named = new Set(overrides.map(flagName));
+  return [...defaults.filter((arg) => !named.has(flagName(arg))), ...overrides];
 }
