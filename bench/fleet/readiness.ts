@@ -1,5 +1,5 @@
 import type { KubeRest } from "../../cloudcore/kube/kube-rest.js";
-import type { NodeJson } from "../../cloudcore/kube/objects.js";
+import { isNodeReady, type NodeJson } from "../../cloudcore/kube/objects.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -22,8 +22,7 @@ export async function readiness(rest: KubeRest, prefix: string): Promise<Readine
       taints[`${t.key}:${t.effect}`] = (taints[`${t.key}:${t.effect}`] ?? 0) + 1;
   return {
     nodes: nodes.length,
-    ready: nodes.filter((n) => n.status?.conditions?.find((c) => c.type === "Ready")?.status === "True")
-      .length,
+    ready: nodes.filter(isNodeReady).length,
     tainted: nodes.filter((n) => (n.spec?.taints ?? []).length > 0).length,
     taints,
   };

@@ -94,6 +94,11 @@ export interface NodeJson extends KubeObject {
   };
 }
 
+/** Whether a Node's Ready condition is True (what `kubectl get nodes` shows as Ready). */
+export function isNodeReady(node: NodeJson): boolean {
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
 /** `<namespace>/<name>`, or `<name>` for cluster-scoped objects. */
 export function objectKey(o: KubeObject): string {
   const ns = o.metadata?.namespace;

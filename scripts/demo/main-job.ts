@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import { destination, pino } from "pino";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
-import type { NodeJson } from "../../cloudcore/kube/objects.js";
+import { isNodeReady, type NodeJson } from "../../cloudcore/kube/objects.js";
 import { behaviourOf, SimulatorRunConfigSchema } from "../../simulator/config.js";
 import { ControlServer } from "../../simulator/control/control-server.js";
 import { SimulatorMetrics } from "../../simulator/control/metrics.js";
@@ -487,13 +487,8 @@ async function waitNodeReady(rest: KubeRest, name: string, timeoutMs: number): P
   }
 }
 
-const readyOf = (n: NodeJson): boolean =>
-  (n.status?.["conditions"] as { type?: string; status?: string }[] | undefined)?.some(
-    (c) => c.type === "Ready" && c.status === "True",
-  ) ?? false;
-
 async function nodeReady(rest: KubeRest, name: string): Promise<boolean> {
-  return readyOf(await rest.get<NodeJson>(`/api/v1/nodes/${name}`).catch(() => ({}) as NodeJson));
+  return isNodeReady(await rest.get<NodeJson>(`/api/v1/nodes/${name}`).catch(() => ({}) as NodeJson));
 }
 
 /** Whether the real edge's tunnel is up: what edgecore says on its MetaServer's /metrics. */
@@ -518,7 +513,7 @@ async function apiserverCounts(
   }>(`/api/v1/namespaces/${SIM_NAMESPACE}/pods`);
   return {
     nodes: ours.length,
-    nodesReady: ours.filter(readyOf).length,
+    nodesReady: ours.filter(isNodeReady).length,
     pods: pods.items.filter((p) => !p.metadata.deletionTimestamp).length,
     podsRunning: pods.items.filter((p) => p.status?.phase === "Running" && !p.metadata.deletionTimestamp)
       .length,

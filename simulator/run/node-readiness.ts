@@ -2,7 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Informer } from "../../cloudcore/controllers/informer.js";
 import type { KubeRest } from "../../cloudcore/kube/kube-rest.js";
-import type { NodeJson } from "../../cloudcore/kube/objects.js";
+import { isNodeReady, type NodeJson } from "../../cloudcore/kube/objects.js";
 
 interface NodeView {
   metadata: { name?: string; resourceVersion?: string };
@@ -32,7 +32,7 @@ export class NodeReadiness {
               resourceVersion: full.metadata.resourceVersion,
             }),
           },
-          ready: (full.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+          ready: isNodeReady(full),
           tainted: (full.spec?.taints ?? []).length > 0,
         };
       },
