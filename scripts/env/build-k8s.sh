@@ -59,7 +59,7 @@ build_control_plane() {
   fi
   ((${#targets[@]} > 0)) || return 0
   local work; work=$(mktemp -d)
-  log "building ${targets[*]} (kubernetes $K8S_VERSION, etcd $ETCD_VERSION) in $work (cold: ~11 min on 2 cores)"
+  log "building ${targets[*]} (kubernetes $K8S_VERSION, etcd $ETCD_VERSION) in $work (cold: ~9 min on 2 cores)"
   local minor="${K8S_VERSION#v1.}"           # 36.3
   local staging="v0.${minor}"                # v0.36.3
   (cd "$work" && go mod init edgefleet.local/control-plane >/dev/null 2>&1)
