@@ -372,11 +372,17 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
     const [pod] = await webPods();
     if (!pod) throw new Error("no pod");
     const before = await runningContainer(pod.metadata.uid);
+    // Which step took the time, when the whole test is slow (61 s once in CI, 1-3 s locally).
+    const startedAt = Date.now();
+    const steps: { name: string; at: number }[] = [];
+    const step = (name: string): void => void steps.push({ name, at: Date.now() });
     // The cloud goes away entirely; then edgecore itself restarts with no cloud to ask.
     await cloudcore?.close();
     cloudcore = undefined;
     await edgecore?.stop();
+    step("cloudcore closed, edgecore stopped");
     edgecore = await startEdgecore();
+    step("edgecore restarted offline");
     expect(edgecore.hub.status.type).not.toBe("connected");
     // The pod's container was never touched: same container, still running.
     expect(await runningContainer(pod.metadata.uid)).toBe(before);
@@ -399,6 +405,7 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
       "custom-columns=NAME:.metadata.name,PHASE:.status.phase",
       "--no-headers",
     ]);
+    step("kubectl against the MetaServer");
     expect(kubectl.stdout.trim().split(/\s+/)).toEqual([pod.metadata.name, "Running"]);
     // While offline the container dies and edged restarts it from the local state alone.
     await ctr(["tasks", "kill", "--signal", "SIGKILL", before]);
@@ -407,8 +414,10 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
       return id !== before ? id : undefined;
     });
     expect(offlineRestart).toBeDefined();
+    step("container restarted offline");
     // The cloud comes back on the same address: the node reconnects and its status converges.
     cloudcore = await startCloudcore();
+    step("cloudcore back");
     const converged = await untilValue("the status to converge", 90_000, async () => {
       const [p] = await webPods();
       const status = p?.status?.containerStatuses?.[0];
@@ -416,6 +425,14 @@ describe("edgecore on real containerd, behind a real cloudcore", () => {
         ? p
         : undefined;
     });
+    step("status converged");
+    const took = Date.now() - startedAt;
+    if (took > 15_000)
+      process.stderr.write(
+        `[edgecore outage test] ${took} ms: ${steps
+          .map(({ name, at }, i) => `${name} +${at - (steps[i - 1]?.at ?? startedAt)} ms`)
+          .join(", ")}\n`,
+      );
     expect(converged.status?.phase).toBe("Running");
   });
 
