@@ -17,6 +17,7 @@ import type { Cloudcore } from "../../cloudcore/cloudcore.js";
 import { startTestCloudcore } from "../../test/test-cloudcore.js";
 import { untilValue } from "../../test/until.js";
 import { KubeRest } from "../../cloudcore/kube/kube-rest.js";
+import { isNodeReady, type NodeJson } from "../../cloudcore/kube/objects.js";
 import { joinCloud } from "../../edgecore/hub/join.js";
 import { BUSYBOX_IMAGE } from "../../scripts/env/busybox-image.js";
 import { startEnvironment } from "../../scripts/env/environment.js";
@@ -124,11 +125,8 @@ async function main(flags: Flags): Promise<void> {
     });
     const pid = edgecore.pid ?? 0;
     await untilValue("the node to be Ready", 60_000, async () => {
-      const node = await rest.get(`/api/v1/nodes/${nodeName}`).catch(() => undefined);
-      const ready = (
-        node?.["status"] as { conditions?: { type: string; status: string }[] } | undefined
-      )?.conditions?.find((c) => c.type === "Ready");
-      return ready?.status === "True" ? true : undefined;
+      const node = await rest.get<NodeJson>(`/api/v1/nodes/${nodeName}`).catch(() => undefined);
+      return node && isNodeReady(node) ? true : undefined;
     });
     await sleep(flags.settle * 1000);
     const idle = await sampleRss(pid, 10);
