@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { KUBERNETES_BIN_DIR, builtBinary } from "./binaries.js";
 import type { Component } from "./component.js";
 import { SERVICE_CIDR, type ControlPlanePki } from "./control-plane-pki.js";
+import { withOverrides } from "./flag-overrides.js";
 import { httpGet } from "./http-probe.js";
 import { ManagedProcess } from "./managed-process.js";
 import { freePort } from "./ports.js";
@@ -96,11 +97,4 @@ export async function startKubeApiserver(options: KubeApiserverOptions): Promise
       return proc.running;
     },
   };
-}
-
-/** `defaults` without the flags `overrides` name again, then `overrides` (all `--name=value`). */
-export function withOverrides(defaults: readonly string[], overrides: readonly string[]): string[] {
-  const flagName = (arg: string): string => arg.split("=", 1)[0] ?? arg;
-  const named = new Set(overrides.map(flagName));
-  return [...defaults.filter((arg) => !named.has(flagName(arg))), ...overrides];
 }

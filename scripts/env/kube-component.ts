@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { KUBERNETES_BIN_DIR, builtBinary } from "./binaries.js";
 import type { Component } from "./component.js";
 import type { ControlPlanePki } from "./control-plane-pki.js";
+import { withOverrides } from "./flag-overrides.js";
 import { httpOk } from "./http-probe.js";
 import { ManagedProcess } from "./managed-process.js";
 import { freePort } from "./ports.js";
@@ -12,6 +13,7 @@ export interface KubeComponentOptions {
   /** Kubeconfig with the component's own client identity. */
   readonly kubeconfig: string;
   readonly pki: ControlPlanePki;
+  /** Extra flags; one named here replaces the default of the same name (see withOverrides). */
   readonly extraArgs?: readonly string[];
 }
 
@@ -30,19 +32,22 @@ export async function startKubeComponent(
   const proc = new ManagedProcess({
     name,
     command: builtBinary(KUBERNETES_BIN_DIR, name),
-    args: [
-      `--kubeconfig=${kubeconfig}`,
-      `--authentication-kubeconfig=${kubeconfig}`,
-      `--authorization-kubeconfig=${kubeconfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${port}`,
-      `--tls-cert-file=${pki.componentServingCert}`,
-      `--tls-private-key-file=${pki.componentServingKey}`,
-      // One instance each: leader election would only delay start-up.
-      "--leader-elect=false",
-      "--v=1",
-      ...componentArgs,
-    ],
+    args: withOverrides(
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        "--bind-address=127.0.0.1",
+        `--secure-port=${port}`,
+        `--tls-cert-file=${pki.componentServingCert}`,
+        `--tls-private-key-file=${pki.componentServingKey}`,
+        // One instance each: leader election would only delay start-up.
+        "--leader-elect=false",
+        "--v=1",
+        ...componentArgs,
+      ],
+      options.extraArgs ?? [],
+    ),
     logFile: join(options.dir, `${name}.log`),
     ready: () => httpOk(`https://127.0.0.1:${port}/healthz`, { ca }),
     readyTimeoutMs: 60_000,
@@ -72,6 +77,5 @@ export function startKubeControllerManager(options: KubeComponentOptions): Promi
     // Each controller uses its own service account, as in a production cluster, so RBAC is real.
     "--use-service-account-credentials=true",
     "--controllers=*",
-    ...(options.extraArgs ?? []),
   ]);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { withOverrides } from "./kube-apiserver.js";
+import { withOverrides } from "./flag-overrides.js";
 
 describe("withOverrides", () => {
   it("replaces a default flag that an override names again, keeping the other defaults", () => {
